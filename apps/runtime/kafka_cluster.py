@@ -1,0 +1,229 @@
+"""Provision and describe a 3-node Apache Kafka cluster in KRaft combined mode on 127.0.0.1.
+
+The broker jars come from Maven Central (``deploy/kafka/pom.xml``); every node is both broker
+and controller, with a static voter set, so the quorum survives the loss of any one node.
+This module only writes files and builds command lines; the supervisor runs the processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from apps.runtime.checks import java_binary
+from apps.runtime.errors import RuntimeProblem
+from common.settings import PROJECT_ROOT, RuntimeSettings
+
+POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+
+LOG4J2_PROPERTIES = """\
+status = warn
+appender.out.type = Console
+appender.out.name = STDOUT
+appender.out.layout.type = PatternLayout
+appender.out.layout.pattern = %d{ISO8601} %p [%c{1}] %m%n
+rootLogger.level = INFO
+rootLogger.appenderRef.out.ref = STDOUT
+logger.kafka.name = kafka
+logger.kafka.level = INFO
+logger.state.name = state.change.logger
+logger.state.level = WARN
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.apache.name = org.apache.kafka
+logger.apache.level = INFO
+"""
+
+
+@dataclass(frozen=True)
+class KafkaNode:
+    """One combined broker+controller node."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    home: Path
+
+    @property
+    def name(self) -> str:
+        return f"kafka-{self.node_id}"
+
+    @property
+    def config_file(self) -> Path:
+        return self.home / "server.properties"
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+
+class KafkaCluster:
+    """Files and commands for the local cluster described by ``RuntimeSettings``."""
+
+    def __init__(self, settings: RuntimeSettings) -> None:
+        self.settings = settings
+        self.home = settings.runtime_dir / "kafka"
+        self.libs = settings.kafka_libs_dir / settings.kafka_version
+        self.nodes = [
+            KafkaNode(i + 1, port, cport, self.home / f"node-{i + 1}")
+            for i, (port, cport) in enumerate(zip(settings.kafka_ports, settings.kafka_controller_ports, strict=True))
+        ]
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def classpath(self) -> str:
+        return f"{self.libs}/*"
+
+    def ports(self) -> dict[str, int]:
+        """Every port the cluster will listen on, named by its owner."""
+        ports = {f"{n.name} (client)": n.port for n in self.nodes}
+        ports |= {f"{n.name} (controller)": n.controller_port for n in self.nodes}
+        return ports
+
+    # --- provisioning -------------------------------------------------------------------------
+    def provision_libs(self) -> None:
+        """Resolve the broker jars once (about 55 MB) into the ignored runtime folder."""
+        marker = self.libs / ".complete"
+        fingerprint = hashlib.sha256(POM.read_bytes()).hexdigest()
+        if marker.exists() and marker.read_text() == fingerprint:
+            return
+        shutil.rmtree(self.libs, ignore_errors=True)
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise RuntimeProblem("Maven is required to fetch Kafka's jars: 'apt-get install -y maven'")
+        self.libs.mkdir(parents=True, exist_ok=True)
+        cmd = [
+            mvn, "-q", "-B", "-f", str(POM), f"-Dkafka.version={self.settings.kafka_version}",
+            "dependency:copy-dependencies", f"-DoutputDirectory={self.libs}",
+        ]  # fmt: skip
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0 or not any(self.libs.glob("kafka_2.13-*.jar")):
+            tail = (result.stdout + result.stderr).strip().splitlines()[-3:]
+            raise RuntimeProblem(f"could not fetch Kafka {self.settings.kafka_version} jars: {' '.join(tail)}")
+        marker.write_text(fingerprint)
+
+    def write_configs(self) -> None:
+        """Write server.properties and log4j2 config for each node (always, so settings apply)."""
+        voters = ",".join(f"{n.node_id}@127.0.0.1:{n.controller_port}" for n in self.nodes)
+        (self.home).mkdir(parents=True, exist_ok=True)
+        (self.home / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
+        for node in self.nodes:
+            node.home.mkdir(parents=True, exist_ok=True)
+            node.config_file.write_text(node_properties(node, voters))
+
+    def format_storage(self) -> None:
+        """Format each node's log dir once with the fixed cluster id (skipped when already done)."""
+        for node in self.nodes:
+            if (node.data_dir / "meta.properties").exists():
+                continue
+            result = subprocess.run(
+                [
+                    *self.java_command("kafka.tools.StorageTool"), "format",
+                    "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
+                ],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise RuntimeProblem(f"formatting {node.name} storage failed: {result.stderr.strip()[-300:]}")
+
+    def provision(self) -> None:
+        """Everything a cold start needs; each step is skipped when already done."""
+        java_binary()
+        self.provision_libs()
+        self.write_configs()
+        self.format_storage()
+
+    # --- commands -----------------------------------------------------------------------------
+    def java_command(self, main_class: str, heap: str = "256m") -> list[str]:
+        return [
+            java_binary(), f"-Xmx{heap}", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp", self.classpath, main_class,
+        ]  # fmt: skip
+
+    def node_command(self, node: KafkaNode) -> list[str]:
+        """The broker's JVM: heap sized so three nodes and PostgreSQL fit a 2-core, 24 GiB machine."""
+        heap = self.settings.kafka_heap
+        return [
+            java_binary(), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
+            "-cp", self.classpath, "kafka.Kafka", str(node.config_file),
+        ]  # fmt: skip
+
+    def quorum_status(self, timeout_s: float = 30) -> dict[str, str]:
+        """``kafka-metadata-quorum describe --status`` as a dict (LeaderId, CurrentVoters, ...)."""
+        result = subprocess.run(
+            [
+                *self.java_command("org.apache.kafka.tools.MetadataQuorumCommand"),
+                "--bootstrap-server", self.bootstrap_servers, "describe", "--status",
+            ],
+            capture_output=True, text=True, timeout=timeout_s, check=False,
+        )  # fmt: skip
+        status = {}
+        for line in result.stdout.splitlines():
+            key, sep, value = line.partition(":")
+            if sep:
+                status[key.strip()] = value.strip()
+        return status
+
+    def wait_ready(self, timeout_s: float = 120) -> dict[str, str]:
+        """Block until metadata lists every broker and the controller quorum has a leader."""
+        from confluent_kafka.admin import AdminClient
+
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        deadline = time.monotonic() + timeout_s
+        brokers = 0
+        while time.monotonic() < deadline:
+            try:
+                brokers = len(admin.list_topics(timeout=5).brokers)
+            except Exception:  # noqa: BLE001 - not up yet; keep waiting until the deadline
+                brokers = 0
+            if brokers == len(self.nodes):
+                status = self.quorum_status()
+                if re.fullmatch(r"\d+", status.get("LeaderId", "")) and status["LeaderId"] != "-1":
+                    return status
+            time.sleep(1)
+        raise RuntimeProblem(
+            f"Kafka not ready after {timeout_s:.0f}s ({brokers}/{len(self.nodes)} brokers registered): "
+            "see 'make logs-kafka'"
+        )
+
+
+def node_properties(node: KafkaNode, voters: str) -> str:
+    """server.properties for one node; the reasons are in GUIDE/KAFKA_SETUP_GUIDE.md."""
+    return f"""\
+process.roles=broker,controller
+node.id={node.node_id}
+controller.quorum.voters={voters}
+listeners=PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}
+advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs={node.data_dir}
+num.partitions=3
+default.replication.factor=3
+min.insync.replicas=2
+offsets.topic.replication.factor=3
+offsets.topic.num.partitions=12
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+share.coordinator.state.topic.replication.factor=3
+share.coordinator.state.topic.min.isr=2
+auto.create.topics.enable=false
+unclean.leader.election.enable=false
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+log.segment.bytes=268435456
+"""

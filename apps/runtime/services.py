@@ -1,0 +1,67 @@
+"""The 17 services of the pipeline, named the same in the local and the Docker runtime.
+
+Order matters: brokers and PostgreSQL first, then ``topic-init`` (one-shot), then the
+consumers, the producer and the console. ``python-dev`` exists only in Docker's dev profile
+(locally your own shell plays its part).
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+
+from kafka.topics import CONSUMER_GROUPS
+
+INSTANCES_PER_GROUP = 3
+
+
+@dataclass(frozen=True)
+class PythonService:
+    """A service that runs one of the project's Python modules."""
+
+    name: str
+    group: str
+    module: str
+    args: tuple[str, ...] = ()
+    oneshot: bool = False
+
+    def argv(self, python: str = sys.executable) -> list[str]:
+        return [python, "-m", self.module, *self.args]
+
+
+KAFKA_SERVICES = ("kafka-1", "kafka-2", "kafka-3")
+DATABASE_SERVICES = ("postgres",)
+DEV_ONLY_SERVICES = ("python-dev",)
+
+
+def consumer_services() -> list[PythonService]:
+    """Nine consumers: ``<entity>-consumer-<n>`` for each topic's group, three instances each."""
+    services = []
+    for topic in CONSUMER_GROUPS:
+        entity = topic.removesuffix("s")
+        for instance in range(1, INSTANCES_PER_GROUP + 1):
+            services.append(
+                PythonService(
+                    name=f"{entity}-consumer-{instance}",
+                    group="consumers",
+                    module="apps.runners.consumer_runner",
+                    args=("--group", topic, "--instance", str(instance)),
+                )
+            )
+    return services
+
+
+TOPIC_INIT = PythonService("topic-init", "init", "kafka.admin.setup_topics", oneshot=True)
+PRODUCER = PythonService("producer", "producer", "apps.seeders.realtime_generator")
+CONSOLE = PythonService("kafka-ui", "console", "apps.console")
+
+
+def python_services() -> list[PythonService]:
+    """Python services in start order."""
+    return [TOPIC_INIT, *consumer_services(), PRODUCER, CONSOLE]
+
+
+def all_service_names(include_dev: bool = True) -> list[str]:
+    """Every service name, as both runtimes must define them."""
+    names = [*KAFKA_SERVICES, *DATABASE_SERVICES, *(s.name for s in python_services())]
+    return names + list(DEV_ONLY_SERVICES) if include_dev else names

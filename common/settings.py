@@ -1,0 +1,177 @@
+"""One source of truth for configuration: environment variables with a ``PIPELINE_`` prefix.
+
+Each concern has its own ``BaseSettings`` class, read from the environment and from ``.env``
+(ignored by git; ``.env.example`` documents every variable). Build them in ``main()`` and pass
+them down, so tests can construct exactly what they need without global state.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_FILE = Path(os.environ.get("PIPELINE_ENV_FILE", PROJECT_ROOT / ".env"))
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, env_file=ENV_FILE, env_file_encoding="utf-8", extra="ignore")
+
+
+def _check_host_port(address: str) -> str:
+    host, sep, port = address.strip().rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not host:port with a port in 1-65535")
+    return address.strip()
+
+
+class KafkaSettings(BaseSettings):
+    """How every Kafka client (producer, consumers, admin, console) reaches the cluster."""
+
+    model_config = _config("PIPELINE_KAFKA_")
+
+    bootstrap_servers: str = "127.0.0.1:19092,127.0.0.1:19093,127.0.0.1:19094"
+    security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    client_id: str = "ecommerce-pipeline"
+
+    # producer knobs (see GUIDE/KAFKA_PRODUCER_GUIDE.md)
+    linger_ms: int = Field(10, ge=0, le=60_000)
+    batch_size: int = Field(262_144, ge=1, le=16 * 1024 * 1024)
+    compression_type: Literal["lz4", "zstd", "snappy", "gzip", "none"] = "lz4"
+    queue_buffering_max_messages: int = Field(200_000, ge=1)
+    delivery_timeout_ms: int = Field(120_000, ge=1_000)
+
+    # consumer knobs (see GUIDE/KAFKA_CONSUMER_GUIDE.md)
+    consumer_batch_size: int = Field(1_000, ge=1, le=100_000)
+    consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
+    session_timeout_ms: int = Field(10_000, ge=1_000)
+    max_poll_interval_ms: int = Field(300_000, ge=10_000)
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _valid_bootstrap(cls, value: str) -> str:
+        servers = [s for s in value.split(",") if s.strip()]
+        if not servers:
+            raise ValueError("at least one host:port is required")
+        return ",".join(_check_host_port(s) for s in servers)
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
+            raise ValueError("SASL needs PIPELINE_KAFKA_SASL_USERNAME and PIPELINE_KAFKA_SASL_PASSWORD")
+        return self
+
+
+class DatabaseSettings(BaseSettings):
+    """Where PostgreSQL is. ``PIPELINE_DATABASE_URL`` wins; otherwise the local server's parts."""
+
+    model_config = _config("PIPELINE_")
+
+    database_url: SecretStr | None = None
+    postgres_host: str = "127.0.0.1"
+    postgres_port: int = Field(15432, gt=0, lt=65536)
+    postgres_user: str = "pipeline"
+    postgres_password: SecretStr = SecretStr("")
+    postgres_db: str = "pipeline"
+    pool_size: int = Field(5, ge=1, le=100)
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        if not url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must start with postgresql:// or postgresql+psycopg://")
+        return value
+
+    @property
+    def url(self) -> str:
+        """SQLAlchemy URL with the psycopg 3 driver (see GUIDE/DB_README.md for why)."""
+        if self.database_url is not None:
+            raw = self.database_url.get_secret_value()
+            for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+                if raw.startswith(prefix):
+                    return "postgresql+psycopg://" + raw[len(prefix) :]
+        from urllib.parse import quote
+
+        password = quote(self.postgres_password.get_secret_value(), safe="")
+        return (
+            f"postgresql+psycopg://{self.postgres_user}:{password}"
+            f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
+        )
+
+
+class RuntimeSettings(BaseSettings):
+    """The local runtime: where provisioned Kafka and PostgreSQL live, and their ports."""
+
+    model_config = _config("PIPELINE_")
+
+    runtime: Literal["auto", "local", "docker"] = "auto"
+    runtime_dir: Path = PROJECT_ROOT / ".runtime"
+    kafka_version: str = "4.1.1"
+    kafka_libs_dir: Path = PROJECT_ROOT / ".runtime" / "kafka-libs"
+    kafka_ports: tuple[int, int, int] = (19092, 19093, 19094)
+    kafka_controller_ports: tuple[int, int, int] = (29092, 29093, 29094)
+    kafka_heap: str = "768m"
+    kafka_cluster_id: str = "ecomPipelineKRaft01xQ"
+    postgres_port: int = Field(15432, gt=0, lt=65536)
+
+    @field_validator("kafka_ports", "kafka_controller_ports")
+    @classmethod
+    def _valid_ports(cls, ports: tuple[int, int, int]) -> tuple[int, int, int]:
+        if any(not 0 < p < 65536 for p in ports) or len(set(ports)) != 3:
+            raise ValueError("three distinct ports in 1-65535")
+        return ports
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return ",".join(f"127.0.0.1:{p}" for p in self.kafka_ports)
+
+
+class GeneratorSettings(BaseSettings):
+    """What the seeder and the realtime generator produce."""
+
+    model_config = _config("PIPELINE_")
+
+    seed: int = 42
+    locale: str = "ko_KR"
+    seed_users: int = Field(10_000, ge=0)
+    seed_products: int = Field(20_000, ge=0)
+    realtime_rate: float | None = Field(None, gt=0, description="load mode: events/s")
+
+
+class ConsoleSettings(BaseSettings):
+    """The web console (service ``kafka-ui``)."""
+
+    model_config = _config("PIPELINE_CONSOLE_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, gt=0, lt=65536)
+    allow_actions: bool = False
+    token: SecretStr | None = None
+
+
+class SettingsError(SystemExit):
+    """Raised with one readable line per invalid setting, instead of a stack trace."""
+
+
+def load(settings_cls: type[BaseSettings], **overrides: object) -> BaseSettings:
+    """Build a settings object, turning validation errors into one clear line per setting."""
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        prefix = settings_cls.model_config.get("env_prefix", "")
+        lines = []
+        for err in exc.errors():
+            name = (prefix + "_".join(str(p) for p in err["loc"])).upper() if err["loc"] else prefix
+            lines.append(f"invalid setting {name}: {err['msg']}")
+        raise SettingsError("\n".join(lines)) from None

@@ -1,0 +1,142 @@
+"""Session fixtures: one real Kafka cluster and one real PostgreSQL for the whole test run.
+
+Where a Docker engine answers, testcontainers starts a KRaft Kafka and a PostgreSQL container;
+everywhere else (our machines, CI) the project's own local runtime starts three brokers and a
+private PostgreSQL on free ports in a temporary folder, under its own supervisord. Tests isolate
+themselves with unique topic, group and schema names.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+from sqlalchemy import create_engine, text
+
+from apps.runtime.checks import free_port
+from apps.runtime.detect import docker_engine_available
+from apps.runtime.local import LocalRuntime
+from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings
+
+
+def _start_local(base: Path) -> LocalRuntime:
+    password = secrets.token_urlsafe(16)
+    runtime_settings = RuntimeSettings(
+        runtime="local",
+        runtime_dir=base,
+        kafka_ports=(free_port(), free_port(), free_port()),
+        kafka_controller_ports=(free_port(), free_port(), free_port()),
+        postgres_port=free_port(),
+        kafka_heap="512m",
+    )
+    db_settings = DatabaseSettings(database_url=None, postgres_password=password)
+    runtime = LocalRuntime(runtime_settings, db_settings)
+    runtime.up()
+    return runtime
+
+
+class _ContainerServices:
+    """The same attributes tests use from LocalRuntime, backed by testcontainers."""
+
+    supervisor = None
+
+    def __init__(self) -> None:
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        self._kafka = KafkaContainer("apache/kafka:4.1.1").with_kraft().start()
+        self._pg = PostgresContainer("postgres:15", driver="psycopg").start()
+        self.bootstrap_servers = self._kafka.get_bootstrap_server()
+        self.database_url = self._pg.get_connection_url()
+
+    def down(self) -> None:
+        self._kafka.stop()
+        self._pg.stop()
+
+
+@pytest.fixture(scope="session")
+def runtime() -> Iterator[LocalRuntime]:
+    """The session's services; also exports their addresses as PIPELINE_* variables."""
+    use_docker = os.environ.get("PIPELINE_TEST_RUNTIME", "auto") == "docker" or (
+        os.environ.get("PIPELINE_TEST_RUNTIME", "auto") == "auto" and docker_engine_available()
+    )
+    base = Path(tempfile.mkdtemp(prefix="pipeline-test-"))
+    base.chmod(0o755)  # PostgreSQL runs as an unprivileged user when we are root
+    services = _ContainerServices() if use_docker else _start_local(base)
+    bootstrap = services.bootstrap_servers if use_docker else services.cluster.bootstrap_servers
+    saved = dict(os.environ)
+    os.environ["PIPELINE_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+    os.environ["PIPELINE_DATABASE_URL"] = services.database_url
+    try:
+        yield services
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        services.down()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def bootstrap_servers(runtime: LocalRuntime) -> str:
+    return os.environ["PIPELINE_KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(bootstrap_servers: str) -> KafkaSettings:
+    return KafkaSettings(bootstrap_servers=bootstrap_servers)
+
+
+@pytest.fixture(scope="session")
+def database_url(runtime: LocalRuntime) -> str:
+    return runtime.database_url
+
+
+@pytest.fixture
+def unique_name() -> Callable[[str], str]:
+    """``unique_name("orders")`` -> ``orders-t1a2b3c4d5``: no two tests share a name."""
+    return lambda prefix: f"{prefix}-t{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def make_topic(kafka_settings: KafkaSettings, unique_name: Callable[[str], str]) -> Iterator[Callable[..., str]]:
+    """Create real topics for one test; they are deleted when it ends."""
+    admin = AdminClient({"bootstrap.servers": kafka_settings.bootstrap_servers})
+    created: list[str] = []
+
+    def _make(
+        name: str | None = None,
+        partitions: int = 3,
+        replication_factor: int = 3,
+        config: dict[str, str] | None = None,
+    ) -> str:
+        topic = name or unique_name("topic")
+        spec = NewTopic(topic, partitions, replication_factor, config=config or {"min.insync.replicas": "2"})
+        admin.create_topics([spec])[topic].result(timeout=30)
+        created.append(topic)
+        return topic
+
+    yield _make
+    if created:
+        for future in admin.delete_topics(created, operation_timeout=30).values():
+            future.result(timeout=60)
+
+
+@pytest.fixture
+def pg_schema(database_url: str, unique_name: Callable[[str], str]) -> Iterator[tuple[str, str]]:
+    """A fresh schema and a URL whose search_path points at it; dropped afterwards."""
+    schema = unique_name("s").replace("-", "_")
+    engine = create_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in database_url else "?"
+    yield f"{database_url}{separator}options=-csearch_path%3D{schema}", schema
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
