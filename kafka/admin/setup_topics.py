@@ -8,6 +8,7 @@ Exit code: 0 when everything matches after the run, 1 when drift remains, 2 on e
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
@@ -50,9 +51,23 @@ def create_missing(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: 
     return [t.topic for t in new]
 
 
+def _wait_for_metadata(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
+    """Topic metadata once every name is visible (a new topic takes a moment to propagate)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topics = admin.list_topics(timeout=timeout_s).topics
+        ready = all(n in topics and topics[n].partitions and not topics[n].error for n in names)
+        if ready or time.monotonic() > deadline:
+            missing = [n for n in names if n not in topics]
+            if missing:
+                raise KafkaException(f"topics not visible after {timeout_s:.0f}s: {', '.join(missing)}")
+            return topics
+        time.sleep(0.3)
+
+
 def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> dict[str, list[str]]:
     """Per topic, what differs between the brokers and the definition (read back from the brokers)."""
-    metadata = admin.list_topics(timeout=timeout_s).topics
+    metadata = _wait_for_metadata(admin, [s.name for s in specs], timeout_s)
     resources = [ConfigResource(ResourceType.TOPIC, s.name) for s in specs]
     configs = {res.name: fut.result() for res, fut in admin.describe_configs(resources).items()}
     drift: dict[str, list[str]] = {}

@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""One command line behind the Makefile: ``python manage.py --help``.
+
+Every command works in both runtimes: ``docker`` (deploy/docker-compose.yml) where a Docker
+engine answers, ``local`` (processes on 127.0.0.1 under supervisord) everywhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from apps.runtime.envfile import ensure_env_file
+
+ensure_env_file()  # before any settings are read: first run creates .env with a random password
+
+from apps.runtime.detect import choose_runtime  # noqa: E402
+from apps.runtime.errors import RuntimeProblem  # noqa: E402
+from common.settings import (  # noqa: E402
+    ConsoleSettings,
+    DatabaseSettings,
+    GeneratorSettings,
+    KafkaSettings,
+    RuntimeSettings,
+    SettingsError,
+    load,
+)
+
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+console = Console()
+GROUP_ALIASES = {"consumers": "consumers", "producer": "producer", "console": "console"}
+
+
+def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
+    settings = load(RuntimeSettings)
+    if choose_runtime(settings) == "docker":
+        from apps.runtime.docker import DockerRuntime
+
+        return DockerRuntime()
+    from apps.runtime.local import LocalRuntime
+
+    return LocalRuntime(settings, load(DatabaseSettings), load(ConsoleSettings))
+
+
+def _is_local(runtime: object) -> bool:
+    return type(runtime).__name__ == "LocalRuntime"
+
+
+def _kafka_settings(runtime: object) -> KafkaSettings:
+    _export(runtime)
+    return load(KafkaSettings)
+
+
+def _database_url(runtime: object) -> str:
+    return runtime.database_url if _is_local(runtime) else load(DatabaseSettings).url
+
+
+def _export(runtime: object) -> None:
+    """Make in-process code and child processes find this runtime's services.
+
+    Explicit ``PIPELINE_*`` variables win over the local runtime's own addresses.
+    """
+    if _is_local(runtime):
+        for key, value in runtime.child_env().items():
+            os.environ.setdefault(key, value)
+
+
+@app.command()
+def up() -> None:
+    """Start Kafka (3 brokers) and PostgreSQL, migrate, create topics."""
+    started = time.monotonic()
+    runtime = _runtime()
+    runtime.up()
+    console.print(f"[green]up[/] in {time.monotonic() - started:.1f}s")
+    ps()
+
+
+@app.command()
+def down() -> None:
+    """Stop every service; no process is left behind."""
+    _runtime().down()
+    console.print("[green]down[/]: every service stopped")
+
+
+@app.command()
+def clean() -> None:
+    """Stop everything and delete all data (Kafka logs, PostgreSQL data, logs)."""
+    import shutil
+
+    runtime = _runtime()
+    if _is_local(runtime):
+        runtime.down()
+        for sub in ("kafka", "postgres", "supervisor", "logs"):
+            shutil.rmtree(runtime.settings.runtime_dir / sub, ignore_errors=True)
+    else:
+        runtime.down(volumes=True)
+    console.print("[green]clean[/]: services stopped, data removed (Kafka jars kept)")
+
+
+@app.command()
+def ps() -> None:
+    """Show every service and its state."""
+    runtime = _runtime()
+    if not _is_local(runtime):
+        runtime.ps()
+        return
+    rows = runtime.ps()
+    if not rows:
+        console.print("nothing is running (make up / make start-all)")
+        return
+    table = Table("service", "state", "pid", "uptime", "detail", title=f"local runtime: {runtime.settings.runtime_dir}")
+    for row in rows:
+        color = {"RUNNING": "green", "EXITED": "cyan", "STOPPED": "dim"}.get(row.state, "red")
+        uptime = f"{row.uptime_s}s" if row.uptime_s is not None else ""
+        table.add_row(row.name, f"[{color}]{row.state}[/]", str(row.pid or ""), uptime, row.detail)
+    console.print(table)
+
+
+@app.command()
+def logs(
+    services: Annotated[list[str] | None, typer.Argument(help="service names or kafka/consumers/producer")] = None,
+    follow: Annotated[bool, typer.Option("--follow/--no-follow")] = True,
+    lines: int = 50,
+) -> None:
+    """Show (and follow) service logs."""
+    runtime = _runtime()
+    names = _expand(runtime, services or [])
+    if not _is_local(runtime):
+        runtime.logs(names, follow)
+        return
+    names = names or [p.name for p in runtime.programs()]
+    files = [str(runtime.log_file(n)) for n in names if runtime.log_file(n).exists()]
+    if not files:
+        raise RuntimeProblem("no logs yet: start the services first (make up)")
+    os.execvp("tail", ["tail", "-n", str(lines), *(["-F"] if follow else []), *files])
+
+
+def _expand(runtime: object, names: list[str]) -> list[str]:
+    from apps.runtime import services as svc
+
+    groups = {
+        "kafka": list(svc.KAFKA_SERVICES),
+        "consumers": [s.name for s in svc.consumer_services()],
+        "producer": [svc.PRODUCER.name],
+    }
+    return [member for name in names for member in groups.get(name, [name])]
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (Alembic)."""
+    from database.migrate import upgrade
+
+    upgrade(_database_url(_runtime()))
+    console.print("[green]migrated[/] to head")
+
+
+@app.command()
+def topics() -> None:
+    """Create missing topics and report config drift."""
+    from kafka.admin.setup_topics import ensure_topics
+
+    runtime = _runtime()
+    table = Table("topic", "action", "drift")
+    reports = ensure_topics(_kafka_settings(runtime))
+    for r in reports:
+        table.add_row(r.name, r.action, "; ".join(r.drift) or "-")
+    console.print(table)
+    if any(r.drift for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command()
+def seed(
+    users: Annotated[int | None, typer.Option(help="default PIPELINE_SEED_USERS")] = None,
+    products: Annotated[int | None, typer.Option(help="default PIPELINE_SEED_PRODUCTS")] = None,
+) -> None:
+    """Publish the initial users and products (a one-off task, not a service)."""
+    runtime = _runtime()
+    generator = load(GeneratorSettings)
+    args = ["--users", str(users if users is not None else generator.seed_users)]
+    args += ["--products", str(products if products is not None else generator.seed_products)]
+    if not _is_local(runtime):
+        runtime.run_oneshot("apps.seeders.initial_seeder", *args)
+        return
+    _export(runtime)
+    _run_module("apps.seeders.initial_seeder", args)
+
+
+def _run_module(module: str, args: list[str]) -> None:
+    """Run a project module in a child Python, failing when it fails."""
+    import subprocess
+
+    code = subprocess.run([sys.executable, "-m", module, *args], check=False).returncode
+    if code != 0:
+        raise typer.Exit(code)
+
+
+def _group_command(group: str, start: bool) -> None:
+    runtime = _runtime()
+    (runtime.start_group if start else runtime.stop_group)(group)
+    console.print(f"{group}: {'started' if start else 'stopped'}")
+
+
+@app.command("start-producer")
+def start_producer() -> None:
+    """Start the realtime generator service."""
+    _group_command("producer", True)
+
+
+@app.command("stop-producer")
+def stop_producer() -> None:
+    """Stop the realtime generator (it flushes and prints a summary)."""
+    _group_command("producer", False)
+
+
+@app.command("start-consumers")
+def start_consumers() -> None:
+    """Start the nine consumers (three groups, three instances each)."""
+    _group_command("consumers", True)
+
+
+@app.command("stop-consumers")
+def stop_consumers() -> None:
+    """Stop the nine consumers (each finishes its batch and commits)."""
+    _group_command("consumers", False)
+
+
+@app.command("start-console")
+def start_console() -> None:
+    """Start the web console (kafka-ui service)."""
+    _group_command("console", True)
+
+
+@app.command()
+def produce(args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
+    """Run the realtime generator in the foreground (arguments passed on)."""
+    _export(_runtime())
+    _run_module("apps.seeders.realtime_generator", args or [])
+
+
+@app.command()
+def consume(group: Annotated[str, typer.Option(help="users, products or orders")], instance: int = 1) -> None:
+    """Run one consumer instance in the foreground."""
+    _export(_runtime())
+    _run_module("apps.runners.consumer_runner", ["--group", group, "--instance", str(instance)])
+
+
+@app.command("start-all")
+def start_all(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = True) -> None:
+    """Everything: services, topics, seed data, consumers, producer, console."""
+    started = time.monotonic()
+    runtime = _runtime()
+    runtime.up()
+    runtime.start_group("console")
+    runtime.start_group("consumers")
+    if seed_data:
+        seed(None, None)
+    runtime.start_group("producer")
+    settings = load(ConsoleSettings)
+    console.print(f"\n[bold green]pipeline running[/] ({time.monotonic() - started:.0f}s)")
+    console.print(f"  console    http://localhost:{settings.port}")
+    console.print("  services   make ps      logs  make logs / make logs-consumers")
+    console.print("  check      python manage.py status   /   python manage.py verify")
+    ps()
+
+
+@app.command()
+def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Brokers, topics, consumer lag, table rows, dead letters (``--json`` for machines)."""
+    from apps.status import collect_status, print_status
+
+    runtime = _runtime()
+    report = collect_status(_kafka_settings(runtime), _database_url(runtime), runtime)
+    if as_json:
+        import json
+
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print_status(report, console)
+
+
+@app.command()
+def verify() -> None:
+    """Reconcile Kafka with PostgreSQL; exit 1 on any mismatch once lag is zero."""
+    from apps.verify import print_report, verify_pipeline
+
+    runtime = _runtime()
+    report = verify_pipeline(_kafka_settings(runtime), _database_url(runtime))
+    print_report(report, console)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def benchmark(
+    name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")],
+    args: Annotated[list[str] | None, typer.Argument()] = None,
+) -> None:
+    """Run a benchmark against the running services and write reports/."""
+    modules = {
+        "kafka": "apps.benchmarks.kafka_comparison",
+        "realtime": "apps.benchmarks.realtime_comparison",
+        "producer": "apps.benchmarks.producer_bench",
+        "sink": "apps.benchmarks.sink_bench",
+    }
+    if name not in modules:
+        raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
+    _export(_runtime())
+    _run_module(modules[name], args or [])
+
+
+def main() -> None:
+    try:
+        app()
+    except (RuntimeProblem, SettingsError) as problem:
+        console.print(f"[red]error:[/] {problem}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except Exception as exc:  # a dependency's own error types (database unavailable, Kafka down)
+        if type(exc).__name__ in {"DatabaseUnavailable", "KafkaException"}:
+            console.print(f"[red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            sys.exit(2)
+        raise
+
+
+if __name__ == "__main__":
+    main()
