@@ -1,0 +1,68 @@
+"""Wire format of pipeline events: UTF-8 JSON value, entity-id key, three headers.
+
+The key is the entity id as its canonical UUID string (36 ASCII bytes), which is exactly what the
+Java client's ``UUIDSerializer``/``StringSerializer`` write: a JVM producer keyed by the same
+UUID picks the same partition, and keys stay readable in the console.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import ValidationError
+from pydantic_core import PydanticSerializationError
+
+from common.events import EVENT_SCHEMAS, SCHEMA_VERSION, Event, OrderEvent, ProductEvent, UserEvent
+
+CONTENT_TYPE = b"application/json"
+_SCHEMA_VERSION = str(SCHEMA_VERSION).encode()
+_EVENT_CLASSES = (UserEvent, ProductEvent, OrderEvent)
+
+
+class SerializationError(TypeError):
+    """The value is not a pipeline event, or it cannot be written as JSON."""
+
+
+def key_of(event: Event) -> bytes:
+    """Partitioning key: the entity id, so all events of one entity stay in order on one partition."""
+    return str(event.entity_id).encode("ascii")
+
+
+def headers_of(event: Event) -> list[tuple[str, bytes]]:
+    """Headers let consumers and tools route or filter without parsing the JSON value."""
+    return [
+        ("event_type", event.event_type.encode("ascii")),
+        ("schema_version", _SCHEMA_VERSION),
+        ("content-type", CONTENT_TYPE),
+    ]
+
+
+def stamp(event: Event, produced_at: datetime) -> Event:
+    """A copy with ``produced_at`` set; called at send time. Rejects anything but a pipeline event."""
+    if not isinstance(event, _EVENT_CLASSES):
+        raise SerializationError(f"cannot send {type(event).__name__}: expected UserEvent, ProductEvent or OrderEvent")
+    return event.model_copy(update={"produced_at": produced_at})
+
+
+def serialize(event: Event) -> bytes:
+    """JSON bytes of ``event``.
+
+    Raises ``SerializationError`` when pydantic cannot write it (e.g. an object smuggled into a
+    field via ``model_construct``).
+    """
+    try:
+        return event.model_dump_json().encode()
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        raise SerializationError(f"cannot serialize {event.event_type} {event.entity_id}: {exc}") from exc
+
+
+def deserialize(topic: str, value: bytes) -> Event:
+    """Parse and validate a value read from an entity topic (raises ``ValidationError``)."""
+    try:
+        schema = EVENT_SCHEMAS[topic]
+    except KeyError:
+        raise ValueError(f"no event schema for topic {topic!r}; known: {', '.join(EVENT_SCHEMAS)}") from None
+    return schema.model_validate_json(value)  # type: ignore[return-value]
+
+
+__all__ = ["SerializationError", "ValidationError", "deserialize", "headers_of", "key_of", "serialize", "stamp"]
