@@ -12,10 +12,16 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 SCHEMA_VERSION = 1
 Money = Annotated[Decimal, Field(max_digits=14, decimal_places=2, ge=0)]
+# A syntactic check in pydantic-core (about 1 us) instead of EmailStr (about 35 us, pure Python):
+# user events are validated on both sides of Kafka, and the address is never mailed.
+Email = Annotated[
+    str,
+    StringConstraints(max_length=254, pattern=r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$"),
+]
 OrderStatus = Literal["created", "paid", "shipped", "delivered", "cancelled"]
 # Allowed lifecycle moves: created -> paid -> shipped -> delivered, or cancelled before shipping.
 ORDER_TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -36,7 +42,7 @@ class UserPayload(_Payload):
 
     user_id: UUID
     name: str = Field(min_length=1, max_length=100)
-    email: EmailStr
+    email: Email
     phone: str = Field(min_length=3, max_length=40)
     address: str = Field(min_length=1, max_length=300)
     city: str = Field(min_length=1, max_length=100)
