@@ -32,7 +32,7 @@ from common.settings import (  # noqa: E402
     load,
 )
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 console = Console()
 GROUP_ALIASES = {"consumers": "consumers", "producer": "producer", "console": "console"}
 
