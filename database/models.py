@@ -56,7 +56,7 @@ class Product(Versioned, Base):
 
     product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(100), index=True)
+    category: Mapped[str] = mapped_column(String(100))
     brand: Mapped[str] = mapped_column(String(100))
     price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     stock: Mapped[int] = mapped_column(Integer)
@@ -74,7 +74,7 @@ class Order(Versioned, Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Numeric(14, 2))
     total_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
 
 
 TABLES = {"users": User.__table__, "products": Product.__table__, "orders": Order.__table__}

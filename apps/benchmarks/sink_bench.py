@@ -1,0 +1,175 @@
+"""Sink benchmark: rows/s one consumer instance applies, next to raw COPY measured in the same run.
+
+Runs in a scratch schema (dropped afterwards) and a scratch topic (deleted afterwards):
+
+1. raw COPY of N order rows into the orders table (the ceiling);
+2. the sink, fresh inserts and pure redelivery, for both upsert strategies (``copy``, ``values``);
+3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic,
+   rows/s taken from the first to the last ``applied_at``.
+
+``python -m apps.benchmarks.sink_bench --rows 50000`` (or ``manage.py benchmark sink``);
+writes ``reports/sink_bench.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, text
+
+from collect.clock import CounterClock
+from collect.pools import build_pools
+from collect.stream import RealtimeStream
+from common.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, load
+from database.crud import Method
+from database.database import make_engine
+from database.migrate import upgrade
+from database.models import TABLES
+from kafka.config import producer_config
+from kafka.offsets import partition_offsets
+from kafka.sinks.postgres import PostgresSink, event_row
+
+ORDERS = TABLES["orders"]
+
+
+def _events(rows: int) -> list:
+    """``rows`` distinct new orders from the project's generators."""
+    stream = RealtimeStream(build_pools("en_US", 1, 300), seed=1, clock=CounterClock())
+    stream.load_catalogue(1_000, 1_000)
+    return stream.new_orders(rows)
+
+
+def _produce(kafka: KafkaSettings, topic: str, events: list) -> None:
+    producer = Producer(producer_config(kafka, "sink-bench"))
+    for event in events:
+        producer.produce(topic, key=str(event.entity_id), value=event.model_dump_json())
+        producer.poll(0)
+    if producer.flush(60):
+        raise RuntimeError("benchmark events were not all acknowledged")
+
+
+def raw_copy(engine: Engine, events: list) -> float:
+    """Rows/s of a plain COPY into the orders table (no dedupe, no conflict handling)."""
+    names = [c.name for c in ORDERS.columns if c.name != "applied_at"]
+    rows = [event_row(e) for e in events]
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE orders"))
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur, cur.copy(f"COPY orders ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    return len(rows) / (time.perf_counter() - started)
+
+
+def sink_rates(url: str, engine: Engine, events: list, batch: int, method: Method) -> tuple[float, float]:
+    """(fresh, redelivery) rows/s through ``PostgresSink.write`` in consumer-sized batches."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE orders"))
+    sink = PostgresSink(url, ORDERS, method=method)
+    rates = []
+    for _ in ("fresh", "redelivery"):
+        started = time.perf_counter()
+        for i in range(0, len(events), batch):
+            sink.write(events[i : i + batch])
+        rates.append(len(events) / (time.perf_counter() - started))
+    sink.close()
+    return rates[0], rates[1]
+
+
+def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, members: int, rows: int) -> float:
+    """Rows/s of ``members`` runner processes draining ``topic`` into an empty table."""
+    with engine.begin() as conn:
+        conn.execute(text("TRUNCATE orders"))
+    group = f"sink-bench-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PIPELINE_DATABASE_URL": url}
+    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--topic", topic,
+            "--group-id", group, "--log-level", "WARNING"]  # fmt: skip
+    procs = [subprocess.Popen([*argv, "--instance", str(n)], cwd=PROJECT_ROOT, env=env) for n in range(1, members + 1)]
+    try:
+        deadline = time.monotonic() + 600
+        while sum(p.lag for p in partition_offsets(kafka, topic, group)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+    with engine.connect() as conn:
+        span = conn.execute(text("SELECT extract(epoch FROM max(applied_at) - min(applied_at)) FROM orders"))
+        seconds = float(span.scalar_one() or 0)
+    return rows / seconds if seconds else float("nan")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print a Rich table, write ``reports/sink_bench.csv``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=50_000)
+    parser.add_argument("--batch", type=int, default=1_000, help="consumer batch size")
+    parser.add_argument("--no-kafka", action="store_true", help="skip the end-to-end group measurement")
+    args = parser.parse_args(argv)
+    kafka = load(KafkaSettings)
+    base_url = load(DatabaseSettings).url  # type: ignore[attr-defined]
+    schema = f"sink_bench_{uuid.uuid4().hex[:8]}"
+    admin_engine = make_engine(base_url, pool_size=1)
+    with admin_engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
+    engine = make_engine(url, pool_size=1)
+    results: list[tuple[str, float]] = []
+    topic = f"sink-bench-{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})  # type: ignore[attr-defined]
+    try:
+        upgrade(url)
+        events = _events(args.rows)
+        copy_rate = raw_copy(engine, events)
+        results.append(("raw COPY (ceiling)", copy_rate))
+        for method in ("copy", "values"):
+            fresh, redelivery = sink_rates(url, engine, events, args.batch, method)  # type: ignore[arg-type]
+            results += [(f"sink {method}: fresh inserts", fresh), (f"sink {method}: pure redelivery", redelivery)]
+        if not args.no_kafka:
+            admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(30)
+            _produce(kafka, topic, events)  # type: ignore[arg-type]
+            for members in (1, 3):
+                rate = group_rate(kafka, url, engine, topic, members, args.rows)  # type: ignore[arg-type]
+                results.append((f"Kafka -> PostgreSQL, group of {members}", rate))
+    finally:
+        engine.dispose()
+        with admin_engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin_engine.dispose()
+        if not args.no_kafka:
+            admin.delete_topics([topic])
+    _report(results, copy_rate, args.rows, args.batch)
+    return 0
+
+
+def _report(results: list[tuple[str, float]], copy_rate: float, rows: int, batch: int) -> None:
+    table = Table(title=f"Sink benchmark: {rows:,} order rows, batches of {batch:,}")
+    for name, justify in (("measurement", "left"), ("rows/s", "right"), ("vs raw COPY", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for name, rate in results:
+        table.add_row(name, f"{rate:,.0f}", f"{rate / copy_rate:.0%}")
+    Console().print(table)
+    reports = PROJECT_ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    with (reports / "sink_bench.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["measurement", "rows_per_s", "ratio_vs_raw_copy", "rows", "batch"])
+        for name, rate in results:
+            writer.writerow([name, round(rate), round(rate / copy_rate, 3), rows, batch])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from apps.verify.render import main
+
+sys.exit(main())

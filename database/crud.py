@@ -1,0 +1,154 @@
+"""Batch writes with a version guard, and the counting queries ``verify`` and the console use.
+
+``upsert_latest`` is the only way the consumers write. It keeps, per key, the row with the
+highest version, then applies the batch in one statement whose ``WHERE table.version <
+excluded.version`` makes an older or repeated event a no-op: redelivery and replay are harmless.
+Two strategies exist so the benchmark can compare them; ``copy`` is the default because it
+was the fastest (see GUIDE/DB_README.md for the figures).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from uuid import UUID
+
+from sqlalchemy import Connection, Insert, Table, column, func, select, table
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from database.models import TABLES
+
+Row = Mapping[str, Any]
+Method = Literal["copy", "values"]
+BOOKKEEPING = ("applied_at",)  # set by the database, never by the event
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one batch did: rows received, distinct keys, rows actually inserted or updated."""
+
+    received: int
+    unique: int
+    applied: int
+
+    @property
+    def stale(self) -> int:
+        """Distinct keys the version guard skipped (already at this version or newer)."""
+        return self.unique - self.applied
+
+
+def key_of(target: Table) -> str:
+    """The single primary-key column every entity table has."""
+    (key,) = target.primary_key.columns
+    return key.name
+
+
+def latest_per_key(rows: Iterable[Row], key: str) -> list[Row]:
+    """One row per key, the highest version winning (first-seen key order).
+
+    PostgreSQL rejects an ``ON CONFLICT DO UPDATE`` that touches one key twice.
+    """
+    best: dict[Any, Row] = {}
+    for row in rows:
+        seen = best.get(row[key])
+        if seen is None or row["version"] > seen["version"]:
+            best[row[key]] = row
+    return list(best.values())
+
+
+def _columns(target: Table) -> list[str]:
+    return [c.name for c in target.columns if c.name not in BOOKKEEPING]
+
+
+def _guarded(statement: Insert, target: Table) -> Insert:
+    """Add the conflict clause: overwrite only with a strictly higher version."""
+    key = key_of(target)
+    excluded = statement.excluded
+    updates: dict[str, Any] = {name: excluded[name] for name in _columns(target) if name != key}
+    updates["applied_at"] = func.now()
+    return statement.on_conflict_do_update(
+        index_elements=[key], set_=updates, where=target.c.version < excluded.version
+    )
+
+
+def _pg_type(target: Table, name: str) -> str:
+    compiled = target.c[name].type.compile(dialect=postgresql.dialect())
+    return re.sub(r"\(.*\)", "", compiled).strip().lower()
+
+
+def _copy_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
+    """COPY (binary) into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT``."""
+    names = _columns(target)
+    stage = f"_stage_{target.name}"
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(
+            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{target.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
+        )
+        with cur.copy(f'COPY "{stage}" ({", ".join(names)}) FROM STDIN (FORMAT BINARY)') as copy:
+            copy.set_types([_pg_type(target, n) for n in names])
+            for row in rows:
+                copy.write_row([row[n] for n in names])
+    source = table(stage, *(column(n) for n in names))
+    # ORDER BY key: concurrent writers lock rows in the same order, so they cannot deadlock.
+    ordered = select(*source.c).order_by(source.c[key_of(target)])
+    statement = _guarded(pg_insert(target).from_select(names, ordered), target)
+    return conn.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def _values_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
+    """Multi-row ``INSERT ... VALUES ... ON CONFLICT`` (SQLAlchemy's insertmanyvalues)."""
+    names = _columns(target)
+    statement = _guarded(pg_insert(target), target)
+    params = [{n: row[n] for n in names} for row in rows]
+    return conn.execute(statement, params, execution_options={"preserve_rowcount": True}).rowcount
+
+
+def upsert_latest(conn: Connection, target: Table, rows: Iterable[Row], method: Method = "copy") -> UpsertResult:
+    """Apply a batch inside the caller's transaction; the caller commits (or rolls back)."""
+    received = list(rows)
+    unique = latest_per_key(received, key_of(target))
+    if not unique:
+        return UpsertResult(len(received), 0, 0)
+    write = _copy_upsert if method == "copy" else _values_upsert
+    return UpsertResult(len(received), len(unique), write(conn, target, unique))
+
+
+# --- reading back (verify, console) ---------------------------------------------------------------
+def row_count(conn: Connection, target: Table) -> int:
+    """Rows in a table."""
+    return conn.execute(select(func.count()).select_from(target)).scalar_one()
+
+
+def row_versions(conn: Connection, target: Table) -> dict[UUID, int]:
+    """Every key and its applied version, for reconciliation against a topic."""
+    key = target.c[key_of(target)]
+    return {entity: version for entity, version in conn.execute(select(key, target.c.version))}
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Orders whose user or product row does not exist (yet)."""
+
+    missing_user: int
+    missing_product: int
+
+    @property
+    def total(self) -> int:
+        """Orders missing at least one side counted once per side."""
+        return self.missing_user + self.missing_product
+
+
+def orphan_orders(conn: Connection) -> Orphans:
+    """Count orders without a matching user row and without a matching product row."""
+    orders, users, products = TABLES["orders"], TABLES["users"], TABLES["products"]
+
+    def missing(parent: Table, key: str) -> int:
+        orphan = ~select(parent.c[key]).where(parent.c[key] == orders.c[key]).exists()
+        return conn.execute(select(func.count()).select_from(orders).where(orphan)).scalar_one()
+
+    return Orphans(missing(users, "user_id"), missing(products, "product_id"))

@@ -1,0 +1,261 @@
+"""The consumer base: batches from Kafka, validated, written by a sink, committed only afterwards.
+
+Lifecycle of one batch (the checkpoint decides the order, as in Quix Streams and Kafka Connect):
+
+1. ``consume`` up to ``batch_size`` messages or ``batch_timeout_s``; each is validated with the
+   topic's schema. A message that can never succeed (bad JSON, schema violation) is sent to
+   the dead-letter topic and the batch goes on without it.
+2. ``sink.flush()``: one database transaction, version-guarded upsert (redelivery is harmless).
+   A transient error pauses the partitions and retries the same batch with backoff, polling so
+   the member stays in its group; nothing is skipped or committed meanwhile. A terminal error
+   isolates the offending record(s) and dead-letters them.
+3. The dead-letter publisher confirms every reject, then offsets ``last + 1`` are committed
+   synchronously. A crash before this point means redelivery, never loss.
+
+On revoke the in-flight batch is flushed and committed once; if that fails it is dropped and the
+new owner gets it again. ``stop()`` (SIGTERM) finishes the batch, commits, closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from pydantic import BaseModel, ValidationError
+
+from common.settings import KafkaSettings
+from kafka.config import consumer_config
+from kafka.dead_letter import DeadLetterPublisher
+from kafka.sinks.base import Sink
+from kafka.sinks.errors import SinkError, TerminalSinkError, TransientSinkError
+
+log = logging.getLogger(__name__)
+STATS_INTERVAL_S = 15.0
+
+
+class Backoff:
+    """Exponential delays with jitter: 0.5 s, 1 s, 2 s ... capped at ``maximum``."""
+
+    def __init__(self, initial_s: float = 0.5, maximum_s: float = 30.0) -> None:
+        self.initial_s, self.maximum_s, self.attempts = initial_s, maximum_s, 0
+
+    def next(self) -> float:
+        """The delay before the next attempt."""
+        delay = min(self.maximum_s, self.initial_s * 2**self.attempts)
+        self.attempts += 1
+        return delay * random.uniform(0.8, 1.2)
+
+
+class BatchConsumer:
+    """One group member: consume a topic in batches into a sink, dead-lettering poison messages."""
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        *,
+        topic: str,
+        group_id: str,
+        dlq_topic: str,
+        schema: type[BaseModel],
+        sink: Sink[BaseModel],
+        client_id: str,
+        group_instance_id: str | None = None,
+        batch_size: int | None = None,
+        batch_timeout_s: float | None = None,
+        max_backoff_s: float = 30.0,
+    ) -> None:
+        self.topic, self.group_id, self.client_id = topic, group_id, client_id
+        self.schema, self.sink = schema, sink
+        self.batch_size = batch_size or settings.consumer_batch_size
+        self.batch_timeout_s = batch_timeout_s or settings.consumer_batch_timeout_s
+        self.max_backoff_s = max_backoff_s
+        conf = consumer_config(settings, group_id, client_id) | {"logger": logging.getLogger("librdkafka")}
+        if group_instance_id:
+            conf["group.instance.id"] = group_instance_id
+        self.consumer = Consumer(conf)
+        self.dead_letters = DeadLetterPublisher(settings, dlq_topic, group_id, client_id)
+        self.assignment: set[tuple[str, int]] = set()
+        self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits"), 0)
+        self._pending: list[tuple[Message, BaseModel]] = []
+        self._offsets: dict[tuple[str, int], list[int]] = {}  # (topic, partition) -> [first, last]
+        self._stopping = threading.Event()
+        self._revocations = 0
+        self._stats_at = time.monotonic()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    def run(self) -> None:
+        """Consume until ``stop()``; then checkpoint the last batch and leave the group."""
+        self.consumer.subscribe(
+            [self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke, on_lost=self._on_lost
+        )
+        self._log(logging.INFO, "consumer started", batch_size=self.batch_size)
+        try:
+            while not self._stopping.is_set():
+                for message in self.consumer.consume(self.batch_size, self.batch_timeout_s):
+                    self._handle(message)
+                self._checkpoint()
+                self._log_stats()
+            self._checkpoint()
+        except BaseException:
+            self._drop()  # never commit after an unexpected error: Kafka redelivers
+            raise
+        finally:
+            self.consumer.close()
+            self.dead_letters.close()
+            self.sink.close()
+            self._log(logging.INFO, "consumer stopped", **self.stats)
+
+    def stop(self) -> None:
+        """Ask the loop to finish its batch and exit; safe from a signal handler or another thread."""
+        self._stopping.set()
+
+    # --- one message ------------------------------------------------------------------------------
+    def _handle(self, message: Message) -> None:
+        error = message.error()
+        if error is not None:
+            if error.fatal():
+                raise KafkaException(error)
+            self._log(logging.WARNING, "consumer error", error=error)
+            return
+        key = (message.topic(), message.partition())
+        self._offsets.setdefault(key, [message.offset(), message.offset()])[1] = message.offset()
+        self.stats["consumed"] += 1
+        try:
+            value = message.value()
+            if value is None:
+                raise ValueError("message has no value")
+            event = self.schema.model_validate_json(value)
+        except ValidationError as exc:
+            kind = "decode" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+            self._dead_letter(message, _summary(exc), kind)
+        except ValueError as exc:
+            self._dead_letter(message, str(exc), "decode")
+        else:
+            self._pending.append((message, event))
+            self.sink.add(event)
+
+    def _dead_letter(self, message: Message, error: str, kind: str) -> None:
+        self.dead_letters.publish(message, error, kind)
+        self.stats["dead_lettered"] += 1
+
+    # --- checkpoint -------------------------------------------------------------------------------
+    def _checkpoint(self) -> None:
+        """Write the batch, confirm dead letters, then commit; retry transient failures forever."""
+        if not self._offsets:
+            return
+        revocations, backoff = self._revocations, Backoff(maximum_s=self.max_backoff_s)
+        while True:
+            try:
+                self._write()
+                break
+            except TransientSinkError as exc:
+                if self._stopping.is_set():
+                    self._log(logging.WARNING, "stopping with an unwritten batch; it will be redelivered")
+                    self._drop()
+                    return
+                delay = backoff.next()
+                self._log(
+                    logging.WARNING, "write failed, retrying", error=exc, attempt=backoff.attempts, retry_in_s=delay
+                )
+                self._wait(delay)
+                if self._revocations != revocations:
+                    return  # the revoke handler settled (or dropped) this batch
+        self._commit()
+        self.consumer.resume(self.consumer.assignment())
+
+    def _write(self) -> None:
+        try:
+            self.stats["applied"] += self.sink.flush()
+        except TerminalSinkError as exc:
+            self._log(logging.WARNING, "batch rejected, isolating records", error=exc)
+            self._isolate()
+        self.dead_letters.confirm()
+
+    def _isolate(self) -> None:
+        """Write records one by one; dead-letter those the database rejects. Idempotent on retry."""
+        for message, event in self._pending:
+            try:
+                self.stats["applied"] += self.sink.write([event])
+            except TerminalSinkError as exc:
+                self._dead_letter(message, str(exc), "sink")
+        self.sink.drop()
+
+    def _wait(self, delay_s: float) -> None:
+        """Sleep while polling paused partitions, so heartbeats and rebalances are still served."""
+        self.consumer.pause(self.consumer.assignment())
+        deadline = time.monotonic() + delay_s
+        revocations = self._revocations
+        while (left := deadline - time.monotonic()) > 0 and revocations == self._revocations:
+            message = self.consumer.poll(min(left, 0.5))
+            if message is not None:
+                self._handle(message)
+
+    def _commit(self) -> None:
+        offsets = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in self._offsets.items()]
+        try:
+            for tp in self.consumer.commit(offsets=offsets, asynchronous=False) or []:
+                if tp.error:
+                    self._log(logging.WARNING, "commit failed", partition=tp.partition, error=tp.error)
+            self.stats["commits"] += 1
+        except KafkaException as exc:
+            # The rows are committed in PostgreSQL; redelivery is harmless thanks to the version guard.
+            self._log(logging.WARNING, "commit failed; the batch will be redelivered", error=exc)
+        self._pending.clear()
+        self._offsets.clear()
+
+    def _drop(self, revoked: Sequence[TopicPartition] | None = None) -> None:
+        """Forget the in-flight batch; on a partial revoke, rewind the partitions we keep."""
+        if revoked is not None:
+            gone = {(tp.topic, tp.partition) for tp in revoked}
+            for (topic, partition), (first, _) in self._offsets.items():
+                if (topic, partition) in self.assignment - gone:
+                    self.consumer.seek(TopicPartition(topic, partition, first))
+        self.sink.drop()
+        self._pending.clear()
+        self._offsets.clear()
+
+    # --- rebalance callbacks (run inside consume/poll) -------------------------------------------
+    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.assignment |= {(tp.topic, tp.partition) for tp in partitions}
+        self._log(logging.INFO, "partitions assigned", partitions=_names(partitions))
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._revocations += 1
+        self._log(logging.INFO, "partitions revoked", partitions=_names(partitions), pending=len(self._pending))
+        if self._offsets:
+            try:
+                self._write()
+                self._commit()
+            except SinkError as exc:
+                self._log(logging.WARNING, "revoked with an unwritten batch; new owner gets it", error=exc)
+                self._drop(partitions)
+        self.assignment -= {(tp.topic, tp.partition) for tp in partitions}
+
+    def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._revocations += 1
+        self._log(logging.WARNING, "partitions lost", partitions=_names(partitions))
+        self._drop(partitions)
+        self.assignment -= {(tp.topic, tp.partition) for tp in partitions}
+
+    # --- logging ----------------------------------------------------------------------------------
+    def _log(self, level: int, msg: str, **fields: Any) -> None:
+        log.log(level, msg, extra={"fields": {"client": self.client_id, "topic": self.topic, **fields}})
+
+    def _log_stats(self) -> None:
+        if time.monotonic() - self._stats_at >= STATS_INTERVAL_S:
+            self._stats_at = time.monotonic()
+            self._log(logging.INFO, "progress", **self.stats)
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ",".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "-"
+
+
+def _summary(exc: ValidationError) -> str:
+    """One line per validation error: ``payload.email: value is not a valid email address``."""
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors())

@@ -1,0 +1,124 @@
+"""Read-only views of topics and groups: watermarks, committed offsets, lag, a full topic read.
+
+``verify`` and the console use these; none of them joins a group or commits anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from common.settings import KafkaSettings
+from kafka.config import consumer_config
+
+RETRY_CODES = {
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class PartitionOffsets:
+    """One partition: earliest and next offsets, and the group's committed offset (None: none)."""
+
+    partition: int
+    low: int
+    high: int
+    committed: int | None = None
+
+    @property
+    def messages(self) -> int:
+        """Messages currently stored."""
+        return self.high - self.low
+
+    @property
+    def lag(self) -> int:
+        """Messages the group has not committed yet (all stored ones when it never committed)."""
+        start = self.low if self.committed is None else max(self.committed, self.low)
+        return self.high - start
+
+
+def _reader(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
+    group = group_id or f"pipeline-reader-{uuid.uuid4().hex[:8]}"
+    conf = consumer_config(settings, group, "pipeline-reader") | {"logger": logging.getLogger("librdkafka")}
+    return Consumer(conf)
+
+
+def topic_exists(settings: KafkaSettings, topic: str, timeout_s: float = 10.0) -> bool:
+    """Whether the cluster knows ``topic``."""
+    consumer = _reader(settings)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
+        return metadata is not None and metadata.error is None
+    finally:
+        consumer.close()
+
+
+def partition_offsets(
+    settings: KafkaSettings, topic: str, group_id: str | None = None, timeout_s: float = 10.0
+) -> list[PartitionOffsets]:
+    """Watermarks of every partition of ``topic``, plus ``group_id``'s committed offsets if given."""
+    consumer = _reader(settings, group_id)
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+        if metadata.error is not None:
+            raise KafkaException(metadata.error)
+        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+        committed: dict[int, int | None] = dict.fromkeys(range(len(partitions)))
+        if group_id:
+            for tp in _committed(consumer, partitions, timeout_s):
+                committed[tp.partition] = tp.offset if tp.offset >= 0 else None
+        result = []
+        for tp in partitions:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+            result.append(PartitionOffsets(tp.partition, low, high, committed.get(tp.partition)))
+        return result
+    finally:
+        consumer.close()
+
+
+def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float) -> list[TopicPartition]:
+    """Committed offsets, retrying while the group coordinator moves or loads (common under load)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return consumer.committed(partitions, timeout=timeout_s)
+        except KafkaException as exc:
+            if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def read_topic(settings: KafkaSettings, topic: str, timeout_s: float = 120.0) -> Iterator[Message]:
+    """Every message stored in ``topic`` now, from the beginning up to today's high watermarks."""
+    ends = {p.partition: p.high for p in partition_offsets(settings, topic) if p.high > p.low}
+    consumer = _reader(settings)
+    try:
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        deadline = time.monotonic() + timeout_s
+        while ends:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f}s")
+            messages = consumer.consume(10_000, 1.0)
+            if not messages:  # skipped offsets (transaction markers): trust the position instead
+                for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
+                    if tp.offset >= ends[tp.partition]:
+                        del ends[tp.partition]
+            for message in messages:
+                if message.error() is not None:
+                    raise KafkaException(message.error())
+                partition = message.partition()
+                if partition in ends and message.offset() < ends[partition]:
+                    yield message
+                if partition in ends and message.offset() >= ends[partition] - 1:
+                    del ends[partition]
+    finally:
+        consumer.close()

@@ -1,0 +1,116 @@
+"""Small, exact event sets for the consumer and database tests, built from common/events.py.
+
+Versions are explicit so a test knows the final state it expects: the latest version of each
+entity. ``produce`` sends events keyed by entity id, like the real producer.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from confluent_kafka import Producer
+
+from common.events import OrderEvent, OrderPayload, ProductEvent, ProductPayload, UserEvent, UserPayload
+from common.settings import KafkaSettings
+from kafka.config import producer_config
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+STEPS = ("created", "paid", "shipped", "delivered")
+
+
+def _at(version: int) -> datetime:
+    return T0 + timedelta(seconds=version)
+
+
+def user_event(user_id: uuid.UUID, version: int, city: str = "Seoul") -> UserEvent:
+    payload = UserPayload(
+        user_id=user_id,
+        name=f"user {version}",
+        email=f"u{user_id.hex[:8]}@example.com",
+        phone="010-1234-5678",
+        address=f"{version} Main St",
+        city=city,
+        signed_up_at=T0,
+    )
+    kind = "user.created" if version == 1 else "user.updated"
+    return UserEvent(
+        event_id=uuid.uuid4(), entity_id=user_id, version=version, occurred_at=_at(version), event_type=kind,
+        payload=payload,
+    )  # fmt: skip
+
+
+def product_event(product_id: uuid.UUID, version: int, stock: int = 10) -> ProductEvent:
+    payload = ProductPayload(
+        product_id=product_id, name="Kettle", category="Kitchen", brand="Acme", price=Decimal("19.90"), stock=stock
+    )
+    kind = "product.created" if version == 1 else "product.updated"
+    return ProductEvent(
+        event_id=uuid.uuid4(), entity_id=product_id, version=version, occurred_at=_at(version), event_type=kind,
+        payload=payload,
+    )  # fmt: skip
+
+
+def order_events(user_id: uuid.UUID, product_id: uuid.UUID, steps: int) -> list[OrderEvent]:
+    """One order moved through ``steps`` lifecycle states, versions 1..steps."""
+    order_id = uuid.uuid4()
+    events = []
+    for version, status in enumerate(STEPS[:steps], start=1):
+        payload = OrderPayload(
+            order_id=order_id, user_id=user_id, product_id=product_id, quantity=2, unit_price=Decimal("19.90"),
+            total_amount=Decimal("39.80"), status=status,
+        )  # fmt: skip
+        events.append(
+            OrderEvent(
+                event_id=uuid.uuid4(),
+                entity_id=order_id,
+                version=version,
+                occurred_at=_at(version),
+                produced_at=datetime.now(UTC),
+                event_type=f"order.{status}",
+                payload=payload,
+            )  # fmt: skip
+        )
+    return events
+
+
+def order_history(count: int, seed: int = 7) -> list[OrderEvent]:
+    """``count`` orders with 1-4 lifecycle events each, interleaved but in order per order."""
+    rng = random.Random(seed)
+    users, products = [uuid.uuid4() for _ in range(20)], [uuid.uuid4() for _ in range(20)]
+    queues = [order_events(rng.choice(users), rng.choice(products), rng.randint(1, 4)) for _ in range(count)]
+    events: list[OrderEvent] = []
+    while queues:
+        queue = queues[rng.randrange(len(queues))]
+        events.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    return events
+
+
+def latest(events: Iterable[UserEvent | ProductEvent | OrderEvent]) -> dict[uuid.UUID, int]:
+    """The expected table: entity id -> highest version."""
+    expected: dict[uuid.UUID, int] = {}
+    for event in events:
+        expected[event.entity_id] = max(expected.get(event.entity_id, 0), event.version)
+    return expected
+
+
+def produce(settings: KafkaSettings, topic: str, events: Sequence[object], raw: Sequence[bytes] = ()) -> None:
+    """Send events (and raw byte strings, for poison tests) and wait until all are acknowledged."""
+    producer = Producer(producer_config(settings, "test-producer"))
+    errors: list[object] = []
+
+    def delivered(err: object, _msg: object) -> None:
+        if err is not None:
+            errors.append(err)
+
+    for event in events:
+        producer.produce(topic, key=str(event.entity_id), value=event.model_dump_json(), on_delivery=delivered)  # type: ignore[attr-defined]
+        producer.poll(0)
+    for value in raw:
+        producer.produce(topic, key=b"poison", value=value, on_delivery=delivered)
+    assert producer.flush(30) == 0 and not errors, errors

@@ -1,0 +1,261 @@
+"""Consumers end to end against the real cluster and PostgreSQL, isolated by unique names.
+
+Each test gets its own topics, groups and PostgreSQL schema; consumers run in threads (or as
+runner subprocesses where a process must die).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+from confluent_kafka import Consumer
+from sqlalchemy import select, text
+
+from apps.verify import Target, verify
+from collect.clock import CounterClock
+from collect.pools import build_pools
+from collect.stream import RealtimeStream
+from common.events import topic_of
+from common.settings import PROJECT_ROOT
+from database.database import make_engine
+from database.migrate import upgrade
+from database.models import TABLES
+from kafka.consumers import CONSUMERS, ORDER_CONSUMER
+from kafka.offsets import partition_offsets
+from tests.consumer_events import latest, order_history, produce, product_event, user_event
+
+
+@pytest.fixture
+def schema_url(database_url, unique_name):
+    """Like ``pg_schema``, migrated, and with a pre-ping engine so it survives a PostgreSQL restart."""
+    schema = unique_name("c").replace("-", "_")
+    engine = make_engine(database_url, pool_size=1)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def names(make_topic, unique_name):
+    """``names("orders")`` -> (topic, dlq, group), topics created with three partitions."""
+
+    def _names(entity: str, partitions: int = 3) -> tuple[str, str, str]:
+        topic = make_topic(unique_name(entity), partitions=partitions)
+        return topic, make_topic(f"{topic}-dlq", partitions=1), unique_name(f"{entity}-group")
+
+    return _names
+
+
+class Running:
+    """Consumers running in threads; stopped (like SIGTERM) at the end of the test."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[object, threading.Thread]] = []
+
+    def start(self, consumer):
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        self.members.append((consumer, thread))
+        return consumer
+
+    def stop(self) -> None:
+        for consumer, _ in self.members:
+            consumer.stop()
+        for _, thread in self.members:
+            thread.join(60)
+            assert not thread.is_alive()
+        self.members.clear()
+
+
+@pytest.fixture
+def running():
+    members = Running()
+    yield members
+    members.stop()
+
+
+def wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def caught_up(settings, topic: str, group: str) -> bool:
+    return sum(p.lag for p in partition_offsets(settings, topic, group)) == 0
+
+
+def versions(url: str, table: str) -> dict:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            target = TABLES[table]
+            key = target.primary_key.columns.values()[0]
+            return dict(conn.execute(select(key, target.c.version)).all())
+    finally:
+        engine.dispose()
+
+
+def snapshot(url: str, table: str) -> list[tuple]:
+    """Every column except ``applied_at``, for before/after comparisons."""
+    engine = make_engine(url, pool_size=1)
+    target = TABLES[table]
+    columns = [c for c in target.columns if c.name != "applied_at"]
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(select(*columns).order_by(*target.primary_key.columns))]
+    finally:
+        engine.dispose()
+
+
+def test_nine_members_end_to_end_then_replay(kafka_settings, schema_url, names, running, unique_name):
+    """Seed + orders with lifecycle updates through 3 groups x 3 members; verify passes; replay is a no-op."""
+    stream = RealtimeStream(build_pools("en_US", 3, 200), seed=3, clock=CounterClock())
+    events = [*stream.users.catalogue(100), *stream.products.catalogue(100)]
+    stream.load_catalogue(100, 100)
+    events += stream.new_orders(300) + list(stream.events(1_700))
+    targets = {}
+    for entity, spec in CONSUMERS.items():
+        topic, dlq, group = names(entity)
+        targets[entity] = Target(spec, topic, group, dlq)
+        produce(kafka_settings, topic, [e for e in events if topic_of(e) == entity])
+    members = [
+        running.start(
+            t.spec.build(kafka_settings, schema_url, n, topic=t.topic, group_id=t.group_id, dlq_topic=t.dlq_topic)
+        )
+        for t in targets.values()
+        for n in (1, 2, 3)
+    ]
+    for t in targets.values():
+        wait_until(lambda t=t: caught_up(kafka_settings, t.topic, t.group_id), 90, f"{t.topic} lag 0")
+    wait_until(lambda: all(len(m.assignment) == 1 for m in members), 30, "one partition per member")
+    for entity, t in targets.items():
+        assert {p for m in members if m.topic == t.topic for _, p in m.assignment} == {0, 1, 2}
+        assert versions(schema_url, entity) == latest(e for e in events if topic_of(e) == entity)
+    report = verify(kafka_settings, schema_url, list(targets.values()))
+    assert report.ok and report.caught_up, report
+    assert sum(t.rows for t in report.topics) == len({e.entity_id for e in events})
+    before = {entity: snapshot(schema_url, entity) for entity in targets}
+    running.stop()
+
+    # Replay: a fresh group reads every topic from the beginning; nothing changes.
+    for entity, t in targets.items():
+        group = unique_name(f"{entity}-replay")
+        replay = running.start(CONSUMERS[entity].build(kafka_settings, schema_url, 9, topic=t.topic, group_id=group))
+        wait_until(lambda t=t, g=group: caught_up(kafka_settings, t.topic, g), 60, f"replay of {t.topic}")
+        running.stop()
+        assert replay.stats["consumed"] == sum(1 for e in events if topic_of(e) == entity)
+        assert replay.stats["applied"] == 0
+        assert snapshot(schema_url, entity) == before[entity]
+
+
+POISON = {
+    "users": [b"{not json", b'{"event_id": "x"}'],
+    "products": [b"\xff\xfe binary", b'{"event_type": "product.created"}'],
+    "orders": [b"[]", b'{"event_id": 1, "payload": {}}'],
+}
+
+
+def _good(entity: str):
+    if entity == "users":
+        ids = [uuid.uuid4() for _ in range(20)]
+        return [user_event(i, v) for v in (1, 2) for i in ids]
+    if entity == "products":
+        ids = [uuid.uuid4() for _ in range(20)]
+        return [product_event(i, v, stock=v) for v in (1, 2) for i in ids]
+    return order_history(20)
+
+
+@pytest.mark.parametrize("entity", ["users", "products", "orders"])
+def test_poison_goes_to_dlq_with_headers(entity, kafka_settings, schema_url, names, running):
+    topic, dlq, group = names(entity, partitions=1)
+    good = _good(entity)
+    produce(kafka_settings, topic, good[:10], raw=POISON[entity])
+    produce(kafka_settings, topic, good[10:])
+    running.start(CONSUMERS[entity].build(kafka_settings, schema_url, 1, topic=topic, group_id=group, dlq_topic=dlq))
+    wait_until(lambda: caught_up(kafka_settings, topic, group), 60, "lag 0")
+    assert versions(schema_url, entity) == latest(good)
+
+    reader = Consumer({"bootstrap.servers": kafka_settings.bootstrap_servers, "group.id": group + "-dlq-reader",
+                       "auto.offset.reset": "earliest"})  # fmt: skip
+    reader.subscribe([dlq])
+    rejects = []
+    deadline = time.monotonic() + 30
+    while len(rejects) < 2 and time.monotonic() < deadline:
+        message = reader.poll(1.0)
+        if message is not None and message.error() is None:
+            rejects.append(message)
+    reader.close()
+    assert [m.value() for m in rejects] == POISON[entity]
+    for offset, message in zip((10, 11), rejects, strict=True):
+        headers = {k: v.decode() for k, v in message.headers()}
+        assert headers["original_topic"] == topic
+        assert headers["original_partition"] == "0" and headers["original_offset"] == str(offset)
+        assert headers["consumer_group"] == group and headers["error"] and headers["failed_at"]
+        assert headers["error_type"] in ("decode", "schema")
+
+
+def test_postgres_down_for_15s_nothing_lost(runtime, kafka_settings, schema_url, names, running):
+    if getattr(runtime, "supervisor", None) is None:
+        pytest.skip("needs the supervised local PostgreSQL")
+    topic, dlq, group = names("orders")
+    first, second = order_history(100, seed=1), order_history(100, seed=2)
+    consumer = running.start(
+        ORDER_CONSUMER.build(kafka_settings, schema_url, 1, topic=topic, group_id=group, dlq_topic=dlq, max_backoff_s=2)
+    )
+    produce(kafka_settings, topic, first)
+    wait_until(lambda: caught_up(kafka_settings, topic, group), 60, "first half applied")
+    runtime.supervisor.stop("postgres")
+    try:
+        produce(kafka_settings, topic, second)
+        time.sleep(15)
+        assert not caught_up(kafka_settings, topic, group), "committed while the database was down"
+        assert consumer.stats["dead_lettered"] == 0
+    finally:
+        runtime.supervisor.start("postgres")
+    wait_until(lambda: caught_up(kafka_settings, topic, group), 90, "recovery")
+    assert versions(schema_url, "orders") == latest(first + second)
+
+
+def _runner(kafka_settings, schema_url, topic, dlq, group, instance):
+    env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
+           "PIPELINE_DATABASE_URL": schema_url, "PIPELINE_KAFKA_CONSUMER_BATCH_SIZE": "25",
+           "PIPELINE_KAFKA_SESSION_TIMEOUT_MS": "6000"}  # fmt: skip
+    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--instance", str(instance),
+            "--topic", topic, "--group-id", group, "--dlq-topic", dlq]  # fmt: skip
+    return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def test_sigkill_member_sibling_takes_over_and_sigterm_exits_0(kafka_settings, schema_url, names):
+    topic, dlq, group = names("orders", partitions=2)
+    events = order_history(3_000, seed=5)
+    produce(kafka_settings, topic, events)
+    victim = _runner(kafka_settings, schema_url, topic, dlq, group, 1)
+    sibling = _runner(kafka_settings, schema_url, topic, dlq, group, 2)
+    try:
+        wait_until(lambda: len(versions(schema_url, "orders")) > 200, 60, "consumption under way")
+        assert not caught_up(kafka_settings, topic, group)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+        wait_until(lambda: caught_up(kafka_settings, topic, group), 120, "sibling to finish")
+        assert versions(schema_url, "orders") == latest(events)
+        sibling.send_signal(signal.SIGTERM)
+        assert sibling.wait(30) == 0
+        assert b"consumer stopped" in sibling.stderr.read()
+    finally:
+        for process in (victim, sibling):
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
