@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -f .env ] || { [ -x .venv/bin/python ] && .venv/bin/python -c "from apps.runtime.envfile import ensure_env_file; ensure_env_file()"; } || cp .env.example .env
-exec docker compose --env-file .env -f deploy/docker-compose.yml "$@"
+exec docker compose -p ecommerce-pipeline --env-file .env -f deploy/docker-compose.yml "$@"

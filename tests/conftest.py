@@ -61,16 +61,37 @@ class _ContainerServices:
         self._pg.stop()
 
 
+class _ExternalServices:
+    """Services someone else runs (``python-dev`` inside compose): addresses from PIPELINE_* settings."""
+
+    supervisor = None
+
+    def __init__(self) -> None:
+        self.bootstrap_servers = KafkaSettings().bootstrap_servers
+        self.database_url = DatabaseSettings().url
+
+    def down(self) -> None:
+        """Nothing to stop: we did not start them."""
+
+
+def _choose_services(base: Path) -> LocalRuntime | _ContainerServices | _ExternalServices:
+    """PIPELINE_TEST_RUNTIME: external | docker | local | auto (docker where an engine answers)."""
+    mode = os.environ.get("PIPELINE_TEST_RUNTIME", "auto")
+    if mode == "external":
+        return _ExternalServices()
+    if mode == "docker" or (mode == "auto" and docker_engine_available()):
+        return _ContainerServices()
+    return _start_local(base)
+
+
 @pytest.fixture(scope="session")
 def runtime() -> Iterator[LocalRuntime]:
     """The session's services; also exports their addresses as PIPELINE_* variables."""
-    use_docker = os.environ.get("PIPELINE_TEST_RUNTIME", "auto") == "docker" or (
-        os.environ.get("PIPELINE_TEST_RUNTIME", "auto") == "auto" and docker_engine_available()
-    )
     base = Path(tempfile.mkdtemp(prefix="pipeline-test-"))
     base.chmod(0o755)  # PostgreSQL runs as an unprivileged user when we are root
-    services = _ContainerServices() if use_docker else _start_local(base)
-    bootstrap = services.bootstrap_servers if use_docker else services.cluster.bootstrap_servers
+    services = _choose_services(base)
+    local = isinstance(services, LocalRuntime)
+    bootstrap = services.cluster.bootstrap_servers if local else services.bootstrap_servers
     saved = dict(os.environ)
     os.environ["PIPELINE_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
     os.environ["PIPELINE_DATABASE_URL"] = services.database_url
