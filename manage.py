@@ -288,14 +288,13 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 @app.command()
 def verify() -> None:
-    """Reconcile Kafka with PostgreSQL; exit 1 on any mismatch once lag is zero."""
-    from apps.verify import print_report, verify_pipeline
+    """Reconcile Kafka with PostgreSQL: exit 1 on a mismatch once lag is zero, 3 if still lagging."""
+    from apps.verify import exit_code, print_report, verify_pipeline
 
     runtime = _runtime()
     report = verify_pipeline(_kafka_settings(runtime), _database_url(runtime))
     print_report(report, console)
-    if not report.ok:
-        raise typer.Exit(1)
+    raise typer.Exit(exit_code(report))
 
 
 @app.command()

@@ -20,7 +20,7 @@ def _value(value: object) -> str:
 
 
 class LogfmtFormatter(logging.Formatter):
-    """``key=value`` pairs; extra fields passed with ``logger.info(..., extra={...})`` are appended."""
+    """``key=value`` pairs; fields passed as ``extra={...}`` or ``extra={"fields": {...}}`` are appended."""
 
     def __init__(self, service: str) -> None:
         super().__init__()
@@ -35,7 +35,9 @@ class LogfmtFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        fields |= {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+        extra = {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+        fields |= extra.pop("fields", None) or {}  # logger.info(msg, extra={"fields": {...}}) style
+        fields |= extra
         if record.exc_info:
             fields["error"] = self.formatException(record.exc_info).splitlines()[-1]
         return " ".join(f"{k}={_value(v)}" for k, v in fields.items())

@@ -15,9 +15,9 @@ import signal
 import sys
 from types import FrameType
 
+from common.logging import configure_logging
 from common.settings import DatabaseSettings, KafkaSettings, load
 from kafka.consumers import CONSUMERS
-from kafka.logfmt import configure
 
 log = logging.getLogger("apps.runners.consumer_runner")
 
@@ -38,10 +38,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Build settings, run the member until a signal, return the exit code."""
     args = parse_args(argv)
-    configure(args.log_level.upper())
+    spec = CONSUMERS[args.group]
+    configure_logging(spec.client_id(args.instance), args.log_level.upper())
     kafka_settings = load(KafkaSettings)
     database_settings = load(DatabaseSettings)
-    spec = CONSUMERS[args.group]
     consumer = spec.build(
         kafka_settings,  # type: ignore[arg-type]  # load() returns the class it was given
         database_settings.url,  # type: ignore[attr-defined]
