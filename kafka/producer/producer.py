@@ -9,6 +9,7 @@ Every send is counted, and so is every delivery report (acknowledged or failed).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from kafka.topics import spec_for
 
 log = logging.getLogger(__name__)
 DeliveryListener = Callable[[Event, KafkaError | None], None]
+TOPIC_WAIT_S = 5.0  # how long a missing topic is looked for before UnknownTopicError
 _RECORD_OVERHEAD = 128  # record and batch headers, counted against message.max.bytes
 
 
@@ -83,7 +85,7 @@ class EventProducer:
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer = Producer(conf)
         self._listener = on_delivery
-        self._verified: set[str] = set()
+        self._routes: dict[tuple[type, str | None], str] = {}
         self._closed = False
         self.stats = DeliveryStats()
 
@@ -142,7 +144,10 @@ class EventProducer:
         self.close()
 
     def _resolve(self, event: Event, topic: str | None) -> str:
-        """Entity topic for the event -> the name in use, checked once against the cluster."""
+        """Entity topic for the event -> the name in use; checked once per (event class, topic)."""
+        route = self._routes.get((type(event), topic))
+        if route is not None:
+            return route
         try:
             logical = topic or topic_of(event)
         except TypeError as exc:
@@ -150,12 +155,23 @@ class EventProducer:
         if not isinstance(event, self._entity_topic(logical)):
             raise UnknownTopicError(f"a {type(event).__name__} cannot go to topic {logical!r}")
         physical = self._topics.get(logical, logical)
-        if physical not in self._verified:
-            metadata = self._producer.list_topics(timeout=10).topics.get(physical)
-            if metadata is None or metadata.error is not None:
-                raise UnknownTopicError(f"topic {physical!r} does not exist on the cluster (run `make topics`)")
-            self._verified.add(physical)
+        self._verify_exists(physical)
+        self._routes[(type(event), topic)] = physical
         return physical
+
+    def _verify_exists(self, topic: str) -> None:
+        """Once per topic: fail fast instead of letting librdkafka retry for delivery.timeout.ms.
+
+        Metadata lags a fresh topic by a moment, so a miss is retried for ``TOPIC_WAIT_S``.
+        """
+        deadline = time.monotonic() + TOPIC_WAIT_S
+        while True:
+            metadata = self._producer.list_topics(timeout=10).topics.get(topic)
+            if metadata is not None and metadata.error is None:
+                return
+            if time.monotonic() >= deadline:
+                raise UnknownTopicError(f"topic {topic!r} does not exist on the cluster (run `make topics`)")
+            time.sleep(0.25)
 
     @staticmethod
     def _entity_topic(name: str) -> type:
@@ -176,7 +192,10 @@ class EventProducer:
         log.warning("delivery failed", extra={"topic": message.topic(), "key": message.key(), "error": error.str()})
 
     def _report(self, event: Event, error: KafkaError | None, message: Message) -> None:
-        self._count(error, message)
+        if error is None:
+            self.stats.acked += 1
+        else:
+            self._count(error, message)
         try:
             self._listener(event, error)  # type: ignore[misc]  # set whenever _report is used
         except Exception:

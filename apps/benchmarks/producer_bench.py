@@ -1,0 +1,173 @@
+"""Producer benchmark (a report, not a test): ``python -m apps.benchmarks.producer_bench``.
+
+Sends the same pre-built events twice per round, once with bare confluent-kafka doing the
+minimum any caller must do (stamp, JSON, key, headers, poll, retry on a full queue) and once
+through ``EventProducer``, with the same librdkafka settings, to fresh temporary topics. Reports
+events/s, MB/s and p50/p99 delivery latency (send -> acknowledged by all in-sync replicas), and
+the generators' own rate in CPU time. Writes ``reports/producer_bench_<ts>.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import typer
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+from rich.console import Console
+from rich.table import Table
+
+from collect.clock import VersionClock
+from collect.pools import build_pools
+from collect.stream import RealtimeStream
+from common.events import Event, topic_of
+from common.settings import PROJECT_ROOT, GeneratorSettings, KafkaSettings, load
+from kafka.config import client_config, producer_config
+from kafka.producer.producer import EventProducer
+from kafka.producer.serializers import headers_of, key_of
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+def generator_rates(settings: GeneratorSettings, events: int) -> dict[str, float]:
+    """Events per CPU-second: the seeder's mix (1 user : 2 products) and the load mix."""
+    pools = build_pools(settings.locale, settings.seed)
+    stream = RealtimeStream(pools, settings.seed, VersionClock(), live_seed=1)
+    third = events // 3
+    started = time.process_time()
+    for _ in stream.users.catalogue(third):
+        pass
+    for _ in stream.products.catalogue(2 * third):
+        pass
+    seeder = 3 * third / (time.process_time() - started)
+    stream = RealtimeStream(pools, settings.seed, VersionClock(), live_seed=1)
+    stream.load_catalogue(settings.seed_users, settings.seed_products)
+    started = time.process_time()
+    for _ in stream.events(events):
+        pass
+    return {"seeder mix": seeder, "load mix": events / (time.process_time() - started)}
+
+
+def _raw_run(kafka: KafkaSettings, topics: dict[str, str], events: list[Event]) -> tuple[float, float, list[float]]:
+    producer, latencies = Producer(producer_config(kafka, "bench-raw")), []
+
+    def delivered(sent_at: float, error: object, _message: object) -> None:
+        latencies.append(time.perf_counter() - sent_at)
+
+    started, cpu = time.perf_counter(), time.thread_time()
+    for event in events:
+        value = event.model_copy(update={"produced_at": datetime.now(UTC)}).model_dump_json().encode()
+        while True:
+            try:
+                producer.produce(
+                    topics[topic_of(event)],
+                    value,
+                    key_of(event),
+                    headers=headers_of(event),
+                    on_delivery=partial(delivered, time.perf_counter()),
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    cpu = time.thread_time() - cpu
+    producer.flush(120)
+    return time.perf_counter() - started, cpu, latencies
+
+
+def _wrapper_run(kafka: KafkaSettings, topics: dict[str, str], events: list[Event]) -> tuple[float, float, list[float]]:
+    latencies: list[float] = []
+
+    def delivered(event: Event, _error: object) -> None:
+        latencies.append((datetime.now(UTC) - event.produced_at).total_seconds())  # type: ignore[operator]
+
+    with EventProducer(kafka, topics=topics, on_delivery=delivered, client_id="bench-wrapper") as producer:
+        started, cpu = time.perf_counter(), time.thread_time()
+        for event in events:
+            producer.send(event)
+        cpu = time.thread_time() - cpu
+        producer.flush(120)
+        return time.perf_counter() - started, cpu, latencies
+
+
+def _row(name: str, run: Callable[[], tuple[float, float, list[float]]], count: int, size: int) -> dict[str, object]:
+    seconds, cpu, latencies = run()
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "client": name,
+        "events": count,
+        "events_per_s": round(count / seconds),
+        "mb_per_s": round(size / seconds / 1e6, 2),
+        "p50_ms": round(cuts[49] * 1000, 2),
+        "p99_ms": round(cuts[98] * 1000, 2),
+        "send_cpu_us": round(cpu / count * 1e6, 2),  # sending thread only: the client's own cost
+    }
+
+
+@app.command()
+def main(events: int = typer.Option(100_000, min=1_000), rounds: int = typer.Option(2, min=1)) -> None:
+    """Run the rounds, print a table and write the CSV report."""
+    kafka, settings = load(KafkaSettings), load(GeneratorSettings)
+    assert isinstance(kafka, KafkaSettings) and isinstance(settings, GeneratorSettings)
+    console = Console(width=max(Console().width, 110))
+    rates = generator_rates(settings, events)
+    stream = RealtimeStream(build_pools(settings.locale, settings.seed), settings.seed, VersionClock(), live_seed=2)
+    stream.load_catalogue(settings.seed_users, settings.seed_products)
+    prebuilt = list(stream.events(events))
+    gc.collect()
+    gc.freeze()  # the pre-built events live all run long; keep them out of both clients' GC passes
+    size = sum(len(e.model_dump_json()) + 25 for e in prebuilt)  # + produced_at, stamped at send
+    admin = AdminClient(client_config(kafka, "bench-admin"))
+    rows = []
+    for round_no in range(rounds):
+        for name, runner in (("confluent-kafka", _raw_run), ("EventProducer", _wrapper_run)):
+            topics = {t: f"bench-{t}-{time.time_ns()}" for t in ("users", "products", "orders")}
+            new = [NewTopic(n, 3, 3, config={"min.insync.replicas": "2"}) for n in topics.values()]
+            for future in admin.create_topics(new).values():
+                future.result(timeout=30)
+            while not set(topics.values()) <= set(admin.list_topics(timeout=10).topics):
+                time.sleep(0.2)  # metadata lags a fresh topic; neither client should pay for it
+            try:
+                rows.append(
+                    {"round": round_no + 1} | _row(name, partial(runner, kafka, topics, prebuilt), events, size)
+                )
+            finally:
+                admin.delete_topics(list(topics.values()), operation_timeout=30)
+    table = Table(title=f"producer benchmark: {events:,} events of the load mix, acks=all, {kafka.compression_type}")
+    for column in rows[0]:
+        table.add_column(column, justify="right")
+    for row in rows:
+        table.add_row(*(f"{v:,}" if isinstance(v, int) else str(v) for v in row.values()))
+    console.print(table)
+    best = {n: max(r["events_per_s"] for r in rows if r["client"] == n) for n in ("confluent-kafka", "EventProducer")}
+    cpu = {n: min(r["send_cpu_us"] for r in rows if r["client"] == n) for n in best}
+    console.print(
+        f"wrapper / raw (best rounds): {best['EventProducer'] / best['confluent-kafka']:.1%} of the events/s;"
+    )
+    console.print(f"  send CPU per event (best): raw {cpu['confluent-kafka']} us, wrapper {cpu['EventProducer']} us")
+    for mix, rate in rates.items():
+        console.print(f"generator, {mix}: {rate:,.0f} events per CPU-second")
+    path = PROJECT_ROOT / "reports" / f"producer_bench_{datetime.now(UTC):%Y%m%dT%H%M%SZ}.csv"
+    _write_csv(path, rows, rates)
+    console.print(f"report: {path}")
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]], rates: dict[str, float]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*rows[0], "note"])
+        writer.writeheader()
+        writer.writerows(rows)
+        for mix, rate in rates.items():
+            writer.writerow({"client": f"generator ({mix})", "events_per_s": round(rate), "note": "CPU time"})
+
+
+if __name__ == "__main__":
+    app()
