@@ -264,11 +264,28 @@ def start_all(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = Tru
         seed(None, None)
     runtime.start_group("producer")
     settings = load(ConsoleSettings)
+    _wait_console(settings)
     console.print(f"\n[bold green]pipeline running[/] ({time.monotonic() - started:.0f}s)")
     console.print(f"  console    http://localhost:{settings.port}")
     console.print("  services   make ps      logs  make logs / make logs-consumers")
     console.print("  check      python manage.py status   /   python manage.py verify")
     ps()
+
+
+def _wait_console(settings: ConsoleSettings, timeout_s: float = 60) -> None:
+    """Return once the console answers /healthz (it starts while the seeder runs)."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.port}/healthz", timeout=3):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                console.print(f"[yellow]console not answering on port {settings.port} yet: see make logs[/]")
+                return
+            time.sleep(0.5)
 
 
 @app.command()
