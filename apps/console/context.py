@@ -1,0 +1,65 @@
+"""Everything the routes read from, built once per app from the settings.
+
+Routes get these through ``api/deps.py``; tests build an app with their own settings and get
+their own context, so nothing is global.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apps.console.cluster_reader import ClusterReader
+from apps.console.group_reader import GroupReader
+from apps.console.kafka_admin import KafkaAdmin
+from apps.console.message_reader import MessageReader
+from apps.console.quorum import QuorumCache, local_probe
+from apps.console.sampler import Sampler
+from apps.console.table_reader import TableReader
+from apps.console.topic_reader import TopicReader
+from apps.console.verify_hook import VerifyHook, production_runner
+from common.settings import ConsoleSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
+
+
+@dataclass
+class ConsoleContext:
+    """The console's readers, caches and sampler."""
+
+    settings: ConsoleSettings
+    admin: KafkaAdmin
+    cluster: ClusterReader
+    topics: TopicReader
+    groups: GroupReader
+    messages: MessageReader
+    tables: TableReader
+    quorum: QuorumCache
+    verify: VerifyHook
+    sampler: Sampler
+
+    @classmethod
+    def build(
+        cls,
+        console: ConsoleSettings,
+        kafka: KafkaSettings,
+        database: DatabaseSettings,
+        runtime: RuntimeSettings | None = None,
+        sample_interval_s: float = 3.0,
+    ) -> ConsoleContext:
+        """Wire the readers; nothing connects yet (clients connect lazily on first use)."""
+        admin = KafkaAdmin(kafka)
+        probe, no_probe = local_probe(runtime)
+        runner, no_runner = production_runner(kafka, database.url)
+        return cls(
+            settings=console,
+            admin=admin,
+            cluster=ClusterReader(admin),
+            topics=TopicReader(admin),
+            groups=GroupReader(admin),
+            messages=MessageReader(kafka),
+            tables=TableReader(database.url),
+            quorum=QuorumCache(probe, no_probe),
+            verify=VerifyHook(runner, no_runner),
+            sampler=Sampler(admin, interval_s=sample_interval_s),
+        )
+
+    def close(self) -> None:
+        self.tables.close()

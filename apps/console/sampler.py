@@ -1,0 +1,128 @@
+"""Background sampling of end offsets and committed offsets: events/s and lag over time.
+
+Every ``interval_s`` the sampler reads each topic's end offsets and each group's committed
+offsets, and appends one point to a ring buffer: per topic the events/s produced (end offsets)
+and applied (the committed offsets of the topic's consumer group), per group the lag. Rates
+are averaged over a short window and computed per partition, so a partition whose leader was unreachable
+in either sample leaves a gap instead of a false spike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.console.errors import SourceUnavailable
+from apps.console.kafka_admin import KafkaAdmin, Partition
+from kafka.topics import CONSUMER_GROUPS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Raw:
+    """One reading: end offsets per partition, committed offsets per group and partition."""
+
+    at: float
+    ends: dict[Partition, int | None] = field(default_factory=dict)
+    committed: dict[str, dict[Partition, int]] = field(default_factory=dict)
+    error: str | None = None
+
+
+def _rate(now: dict[Partition, int | None], before: dict[Partition, int | None], topic: str, dt: float) -> float | None:
+    deltas = [
+        now[k] - before[k]  # type: ignore[operator]
+        for k in now
+        if k[0] == topic and now[k] is not None and before.get(k) is not None
+    ]
+    return round(max(sum(deltas), 0) / dt, 2) if deltas and dt > 0 else None
+
+
+def _lag(ends: dict[Partition, int | None], committed: dict[Partition, int]) -> int | None:
+    total = 0
+    for key, offset in committed.items():
+        end = ends.get(key)
+        if end is None:
+            return None
+        total += max(end - offset, 0)
+    return total
+
+
+class Sampler:
+    """A ring buffer of points; ``run`` samples off the event loop until cancelled."""
+
+    def __init__(self, admin: KafkaAdmin, interval_s: float = 3.0, size: int = 200, window_s: float = 10.0) -> None:
+        self.admin = admin
+        self.interval_s = interval_s
+        self.points: deque[dict[str, Any]] = deque(maxlen=size)
+        # rates are averaged over ``window_s``: consumers commit every few seconds, not every sample
+        self._raws: deque[Raw] = deque(maxlen=max(2, round(window_s / interval_s) + 1))
+
+    def read(self) -> Raw:
+        """One blocking reading; a Kafka failure becomes ``Raw.error``."""
+        raw = Raw(at=time.time())
+        try:
+            metadata = self.admin.metadata()
+            partitions = [(t, p) for t, m in metadata.topics.items() if not t.startswith("__") for p in m.partitions]
+            raw.ends = self.admin.offsets(partitions, "latest")
+            for group in self.admin.group_ids():
+                try:
+                    raw.committed[group] = self.admin.committed(group)
+                except SourceUnavailable:
+                    continue
+        except SourceUnavailable as exc:
+            raw.error = exc.detail
+        return raw
+
+    @staticmethod
+    def applying_group(topic: str, committed: dict[str, dict[Partition, int]]) -> str | None:
+        """The pipeline's group for the topic when it has offsets, else the group furthest along."""
+        on_topic = {
+            group: sum(o for (t, _), o in offsets.items() if t == topic)
+            for group, offsets in committed.items()
+            if any(t == topic for t, _ in offsets)
+        }
+        preferred = CONSUMER_GROUPS.get(topic)
+        if preferred in on_topic:
+            return preferred
+        return max(on_topic, key=on_topic.__getitem__) if on_topic else None
+
+    def point(self, raw: Raw, before: Raw) -> dict[str, Any]:
+        dt = raw.at - before.at
+        topics = sorted({t for t, _ in raw.ends})
+        produced = {t: _rate(raw.ends, before.ends, t, dt) for t in topics}
+        applied: dict[str, float | None] = {}
+        for topic in topics:
+            group = self.applying_group(topic, raw.committed)
+            if group is not None:
+                applied[topic] = _rate(raw.committed[group], before.committed.get(group, {}), topic, dt)  # type: ignore[arg-type]
+        lag = {group: _lag(raw.ends, offsets) for group, offsets in raw.committed.items()}
+        return {"t": int(raw.at * 1000), "produced": produced, "applied": applied, "lag": lag, "error": raw.error}
+
+    def sample(self) -> None:
+        """Take a reading and append the point it makes with the previous one."""
+        raw = self.read()
+        if raw.error is not None:
+            self.points.append({"t": int(raw.at * 1000), "produced": {}, "applied": {}, "lag": {}, "error": raw.error})
+            return
+        if self._raws:
+            self.points.append(self.point(raw, self._raws[0]))
+        self._raws.append(raw)
+
+    async def run(self) -> None:
+        """Sample every ``interval_s`` in a worker thread until the app stops."""
+        while True:
+            started = time.monotonic()
+            try:
+                await asyncio.to_thread(self.sample)
+            except Exception:  # noqa: BLE001 - keep sampling; the next point will show the state
+                log.exception("sampling failed")
+            await asyncio.sleep(max(0.2, self.interval_s - (time.monotonic() - started)))
+
+    def series(self, last: int | None = None) -> dict[str, Any]:
+        points = list(self.points)[-last:] if last else list(self.points)
+        return {"interval_s": self.interval_s, "data": points, "count": len(points)}
