@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 
 from common.settings import KafkaSettings
 from kafka.admin import inspect
+from kafka.offsets import partition_offsets
 from kafka.topics import CONSUMER_GROUPS, DLQ_TOPICS, ENTITY_TOPICS
 
 TABLES = {"users": "users", "products": "products", "orders": "orders"}
@@ -35,24 +36,24 @@ def _services(runtime: object) -> list[dict]:
 
 
 def _topics(settings: KafkaSettings) -> dict:
-    marks = inspect.watermarks(settings, [t.name for t in ENTITY_TOPICS + DLQ_TOPICS])
-    return {
-        topic: {"end_offsets": [high for _low, high in parts], "messages": sum(high - low for low, high in parts)}
-        for topic, parts in marks.items()
-    }
+    report = {}
+    for spec in ENTITY_TOPICS + DLQ_TOPICS:
+        parts = partition_offsets(settings, spec.name, timeout_s=5)
+        report[spec.name] = {"end_offsets": [p.high for p in parts], "messages": sum(p.messages for p in parts)}
+    return report
 
 
 def _lag(settings: KafkaSettings) -> dict:
     report = {}
     for topic, group in CONSUMER_GROUPS.items():
-        rows = inspect.group_lag(settings, group, topic)
+        rows = partition_offsets(settings, topic, group_id=group)
         members = inspect.group_members(settings, group)
         report[group] = {
             "topic": topic,
             "state": members["state"],
             "members": members["members"],
             "partitions": [
-                {"partition": r.partition, "committed": r.committed, "end": r.end, "lag": r.lag} for r in rows
+                {"partition": r.partition, "committed": r.committed, "end": r.high, "lag": r.lag} for r in rows
             ],
             "total_lag": sum(r.lag for r in rows),
         }
