@@ -99,5 +99,12 @@ benchmark-producer: $(STAMP) ## Producer wrapper vs raw confluent-kafka
 benchmark-sink: $(STAMP) ## Consumer sink rows/s vs raw COPY
 	@$(MANAGE) benchmark sink
 
+chaos: $(STAMP) ## Fault scenario under load: make chaos SCENARIO=broker-kill (or all)
+	@$(MANAGE) chaos $(or $(SCENARIO),all) $(CHAOS_ARGS)
+
+dlq-replay: $(STAMP) ## Re-publish dead letters: make dlq-replay TOPIC=orders
+	@test -n "$(TOPIC)" || { echo "usage: make dlq-replay TOPIC=users|products|orders"; exit 2; }
+	@$(MANAGE) dlq-replay --topic $(TOPIC)
+
 clean: $(STAMP) ## Stop everything and remove all data
 	@$(MANAGE) clean

@@ -332,6 +332,20 @@ def benchmark(
     _run_module(modules[name], args or [])
 
 
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def chaos(ctx: typer.Context, scenario: Annotated[str, typer.Argument(help="a scenario name or 'all'")]) -> None:
+    """Break one part of the pipeline under load; count lost, duplicated, dead-lettered."""
+    _export(_runtime())
+    _run_module("apps.chaos", [scenario, *ctx.args])
+
+
+@app.command("dlq-replay", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dlq_replay(ctx: typer.Context, topic: Annotated[str, typer.Option(help="users, products or orders")]) -> None:
+    """Re-publish a topic's dead letters (after a fix) back to it, idempotently."""
+    _export(_runtime())
+    _run_module("apps.dlq_replay", ["--topic", topic, *ctx.args])
+
+
 def main() -> None:
     try:
         app()
