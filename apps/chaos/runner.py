@@ -1,0 +1,189 @@
+"""The one runner every chaos scenario shares.
+
+``run_scenario(chaos, scenario)``: make the runtime healthy with all nine consumers, note the
+topics' end offsets, start the load (``apps.chaos.load``), inject the scenario's fault a quarter
+into the load, restore the runtime (always, in ``finally``), wait for the load to end and the
+lag to reach zero, then measure the run (``apps.chaos.measure``) and run ``verify``.
+
+Recovery time is the seconds from the moment the fault is lifted (broker restarted or resumed,
+database started, consumers started, producer killed) until the consumer groups have committed
+everything that had been produced by then: the backlog the fault left is worked off.
+The runtime is left with the consumers it had before.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apps.chaos import health
+from apps.chaos.measure import Counts, high_watermarks, measure
+from apps.runtime.local import LocalRuntime
+from apps.verify import verify
+from common.settings import PROJECT_ROOT, KafkaSettings
+from kafka.offsets import partition_offsets
+from kafka.topics import ALL_TOPICS, CONSUMER_GROUPS
+
+CATALOGUE = 30  # fresh users and products the load publishes first
+
+
+@dataclass
+class Chaos:
+    """What every scenario runs against, and how hard."""
+
+    runtime: LocalRuntime
+    kafka: KafkaSettings
+    database_url: str
+    rate: float = 200.0
+    duration_s: float = 60.0
+    fault_s: float = 30.0
+    timeout_s: float = 300.0
+    verify: bool = True
+
+    @property
+    def workdir(self) -> Path:
+        path = self.runtime.settings.runtime_dir / "chaos"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+@dataclass
+class Run:
+    """One scenario in progress; a fault calls ``lifted()`` when the broken part is given back."""
+
+    chaos: Chaos
+    load: subprocess.Popen
+    lifted_at: float | None = None
+
+    def lifted(self) -> None:
+        self.lifted_at = time.monotonic()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named fault; ``poison`` makes the load mix 1% rejects into every topic."""
+
+    name: str
+    fault: Callable[[Run], None]
+    summary: str
+    poison: bool = False
+
+
+@dataclass
+class ChaosResult:
+    """One row of the chaos table."""
+
+    scenario: str
+    counts: Counts
+    recovery_s: float | None
+    drain_s: float
+    max_lag: int
+    load_exit: int | None
+    verify_ok: bool | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.counts.ok
+
+
+class LagMonitor(threading.Thread):
+    """Samples every group's position once a second; a failed sample (broker down) is skipped."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        super().__init__(daemon=True, name="lag-monitor")
+        self.settings, self.done = settings, threading.Event()
+        self.samples: list[tuple[float, dict[tuple[str, int], int], dict[tuple[str, int], int]]] = []
+
+    def run(self) -> None:
+        while not self.done.wait(1.0):
+            highs, positions = {}, {}
+            try:
+                for topic, group in CONSUMER_GROUPS.items():
+                    for p in partition_offsets(self.settings, topic, group):
+                        highs[(topic, p.partition)], positions[(topic, p.partition)] = p.high, p.high - p.lag
+            except Exception:  # noqa: BLE001, S112 - a broker is down or frozen: no sample this second
+                continue
+            self.samples.append((time.monotonic(), highs, positions))
+
+    @property
+    def max_lag(self) -> int:
+        return max((sum(h.values()) - sum(c.values()) for _, h, c in self.samples), default=0)
+
+    def recovered_after(self, since: float) -> float | None:
+        """Seconds from ``since`` until the groups have committed everything produced before ``since``.
+
+        The end offsets of the first sample taken after ``since`` stand for "before": recovery is
+        the backlog the fault left behind, worked off, independent of the steady-state lag.
+        """
+        later = [(t, h, c) for t, h, c in self.samples if t >= since]
+        if not later:
+            return None
+        target = later[0][1]
+        return next((round(t - since, 1) for t, _, c in later if all(c[k] >= v for k, v in target.items())), None)
+
+
+def start_load(chaos: Chaos, ledger: Path, poison: bool) -> subprocess.Popen:
+    """The load as a child process, so ``producer-kill`` can SIGKILL it like the real generator."""
+    argv = [sys.executable, "-m", "apps.chaos.load", "--rate", str(chaos.rate), "--duration", str(chaos.duration_s),
+            "--ledger", str(ledger), "--catalogue", str(CATALOGUE),
+            "--poison-every", "100" if poison else "0"]  # fmt: skip
+    env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": chaos.kafka.bootstrap_servers}
+    with ledger.with_suffix(".log").open("w") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _lines(path: Path) -> int:
+    return path.read_bytes().count(b"\n") if path.exists() else 0
+
+
+def run_scenario(chaos: Chaos, scenario: Scenario) -> ChaosResult:
+    """Load, fault, recover, wait for lag zero, measure; the runtime is restored even on failure."""
+    runtime, settings = chaos.runtime, chaos.kafka
+    consumers_before = health.running(runtime, "consumers")
+    every_consumer = set(runtime.names("consumers"))
+    topics = [spec.name for spec in ALL_TOPICS]
+    ledger = chaos.workdir / f"{scenario.name}-{datetime.now(UTC):%Y%m%dT%H%M%S}.ledger"
+    monitor = LagMonitor(settings)
+    try:
+        health.restore(runtime, settings, every_consumer, chaos.timeout_s)
+        health.wait_for(lambda: set(health.members(settings).values()) == {3}, 120, "three members in every group")
+        start = high_watermarks(settings, topics)
+        monitor.start()
+        run = Run(chaos, start_load(chaos, ledger, scenario.poison))
+        try:
+            health.wait_for(lambda: _lines(ledger) >= 2 * CATALOGUE, 120, "the load's catalogue to be acknowledged")
+            time.sleep(chaos.duration_s / 4)
+            scenario.fault(run)
+        except BaseException:
+            run.load.kill()  # a failed scenario must not leave its load running
+            raise
+        finally:
+            health.restore(runtime, settings, every_consumer, chaos.timeout_s)
+        try:
+            load_exit = run.load.wait(chaos.duration_s + chaos.timeout_s)
+        finally:
+            if run.load.poll() is None:
+                run.load.kill()
+        load_ended = time.monotonic()
+        health.wait_for(lambda: health.total_lag(settings) == 0, chaos.timeout_s, "consumer lag zero", 1.0)
+        caught_up = time.monotonic()
+        drain_s = round(caught_up - load_ended, 1)
+        health.wait_for(lambda: monitor.samples[-1][0] > caught_up, 60, "a position sample at lag zero")
+        monitor.done.set()
+        end = high_watermarks(settings, topics)
+        counts = measure(settings, chaos.database_url, start, end, ledger)
+        recovery = monitor.recovered_after(run.lifted_at) if run.lifted_at else None
+        result = ChaosResult(scenario.name, counts, recovery, drain_s, monitor.max_lag, load_exit)
+        if chaos.verify:
+            result.verify_ok = verify(settings, chaos.database_url).ok
+        return result
+    finally:
+        monitor.done.set()
+        health.restore(runtime, settings, consumers_before, chaos.timeout_s)
