@@ -124,13 +124,26 @@ class RuntimeSettings(BaseSettings):
     kafka_heap: str = "768m"
     kafka_cluster_id: str = "ecomPipelineKRaft01xQ"
     postgres_port: int = Field(15432, gt=0, lt=65536)
+    # Opt-in secured listener (SASL_PLAINTEXT, SCRAM-SHA-512): its ports, and the one user it knows,
+    # read from the same variables the clients use (PIPELINE_KAFKA_SASL_USERNAME/_PASSWORD).
+    kafka_sasl_ports: tuple[int, int, int] | None = None
+    kafka_sasl_username: str = "pipeline"
+    kafka_sasl_password: SecretStr | None = None
 
-    @field_validator("kafka_ports", "kafka_controller_ports")
+    @field_validator("kafka_ports", "kafka_controller_ports", "kafka_sasl_ports")
     @classmethod
-    def _valid_ports(cls, ports: tuple[int, int, int]) -> tuple[int, int, int]:
-        if any(not 0 < p < 65536 for p in ports) or len(set(ports)) != 3:
+    def _valid_ports(cls, ports: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        if ports is not None and (any(not 0 < p < 65536 for p in ports) or len(set(ports)) != 3):
             raise ValueError("three distinct ports in 1-65535")
         return ports
+
+    @model_validator(mode="after")
+    def _sasl_listener_needs_password(self) -> RuntimeSettings:
+        if self.kafka_sasl_ports is not None and not (
+            self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()
+        ):
+            raise ValueError("PIPELINE_KAFKA_SASL_PORTS needs PIPELINE_KAFKA_SASL_PASSWORD (set it in .env)")
+        return self
 
     @property
     def bootstrap_servers(self) -> str:
@@ -172,6 +185,9 @@ def load(settings_cls: type[BaseSettings], **overrides: object) -> BaseSettings:
         prefix = settings_cls.model_config.get("env_prefix", "")
         lines = []
         for err in exc.errors():
-            name = (prefix + "_".join(str(p) for p in err["loc"])).upper() if err["loc"] else prefix
-            lines.append(f"invalid setting {name}: {err['msg']}")
+            message = err["msg"].removeprefix("Value error, ")
+            if err["loc"]:  # one field; a model-level check names its settings in the message itself
+                lines.append(f"invalid setting {(prefix + '_'.join(str(p) for p in err['loc'])).upper()}: {message}")
+            else:
+                lines.append(f"invalid settings: {message}")
         raise SettingsError("\n".join(lines)) from None

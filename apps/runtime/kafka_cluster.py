@@ -20,6 +20,13 @@ from apps.runtime.errors import RuntimeProblem
 from common.settings import PROJECT_ROOT, RuntimeSettings
 
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
+SCRAM_MECHANISM = "SCRAM-SHA-512"
+_SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"  # server side: no credentials
+SASL_PROPERTIES = f"""\
+sasl.enabled.mechanisms={SCRAM_MECHANISM}
+listener.name.sasl_plaintext.sasl.enabled.mechanisms={SCRAM_MECHANISM}
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={_SCRAM_JAAS}
+"""
 
 LOG4J2_PROPERTIES = """\
 status = warn
@@ -48,6 +55,7 @@ class KafkaNode:
     port: int
     controller_port: int
     home: Path
+    sasl_port: int | None = None  # opt-in SASL_PLAINTEXT (SCRAM-SHA-512) listener
 
     @property
     def name(self) -> str:
@@ -69,14 +77,24 @@ class KafkaCluster:
         self.settings = settings
         self.home = settings.runtime_dir / "kafka"
         self.libs = settings.kafka_libs_dir / settings.kafka_version
+        sasl_ports = settings.kafka_sasl_ports or (None, None, None)
         self.nodes = [
-            KafkaNode(i + 1, port, cport, self.home / f"node-{i + 1}")
-            for i, (port, cport) in enumerate(zip(settings.kafka_ports, settings.kafka_controller_ports, strict=True))
+            KafkaNode(i + 1, port, cport, self.home / f"node-{i + 1}", sasl)
+            for i, (port, cport, sasl) in enumerate(
+                zip(settings.kafka_ports, settings.kafka_controller_ports, sasl_ports, strict=True)
+            )
         ]
 
     @property
     def bootstrap_servers(self) -> str:
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
+
+    @property
+    def sasl_bootstrap_servers(self) -> str | None:
+        """The secured listener's addresses, when ``PIPELINE_KAFKA_SASL_PORTS`` enables it."""
+        if self.settings.kafka_sasl_ports is None:
+            return None
+        return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes)
 
     @property
     def classpath(self) -> str:
@@ -86,6 +104,7 @@ class KafkaCluster:
         """Every port the cluster will listen on, named by its owner."""
         ports = {f"{n.name} (client)": n.port for n in self.nodes}
         ports |= {f"{n.name} (controller)": n.controller_port for n in self.nodes}
+        ports |= {f"{n.name} (sasl)": n.sasl_port for n in self.nodes if n.sasl_port is not None}
         return ports
 
     # --- provisioning -------------------------------------------------------------------------
@@ -128,11 +147,38 @@ class KafkaCluster:
                 [
                     *self.java_command("kafka.tools.StorageTool"), "format",
                     "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
+                    *self._scram_format_args(),
                 ],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
                 raise RuntimeProblem(f"formatting {node.name} storage failed: {result.stderr.strip()[-300:]}")
+
+    def _scram_format_args(self) -> list[str]:
+        """``--add-scram`` for the SASL user, so the credential exists from the first start."""
+        user = self.scram_user()
+        if user is None:
+            return []
+        return ["--add-scram", f"{SCRAM_MECHANISM}=[name={user[0]},password={user[1]}]"]
+
+    def scram_user(self) -> tuple[str, str] | None:
+        """(username, password) of the SASL listener's user; None when the listener is off."""
+        if self.settings.kafka_sasl_ports is None or self.settings.kafka_sasl_password is None:
+            return None
+        return self.settings.kafka_sasl_username, self.settings.kafka_sasl_password.get_secret_value()
+
+    def ensure_scram_user(self, timeout_s: float = 30) -> None:
+        """Create or update the SCRAM credential through the plaintext listener (storage formatted earlier)."""
+        from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
+
+        user = self.scram_user()
+        if user is None:
+            return
+        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
+        upsert = UserScramCredentialUpsertion(user[0], info, user[1].encode())
+        for future in admin.alter_user_scram_credentials([upsert], request_timeout=timeout_s).values():
+            future.result()
 
     def provision(self) -> None:
         """Everything a cold start needs; each step is skipped when already done."""
@@ -190,6 +236,7 @@ class KafkaCluster:
             if brokers == len(self.nodes):
                 status = self.quorum_status()
                 if re.fullmatch(r"\d+", status.get("LeaderId", "")) and status["LeaderId"] != "-1":
+                    self.ensure_scram_user()  # no-op unless the SASL listener is enabled
                     return status
             time.sleep(1)
         raise RuntimeProblem(
@@ -199,16 +246,30 @@ class KafkaCluster:
 
 
 def node_properties(node: KafkaNode, voters: str) -> str:
-    """server.properties for one node; the reasons are in GUIDE/KAFKA_SETUP_GUIDE.md."""
+    """server.properties for one node; the reasons are in GUIDE/KAFKA_SETUP_GUIDE.md.
+
+    With ``node.sasl_port`` a third listener, SASL_PLAINTEXT with SCRAM-SHA-512, is added for
+    clients; brokers and controllers keep talking plaintext on 127.0.0.1. Without it the file is
+    exactly what it always was.
+    """
+    listeners = f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
+    advertised = f"PLAINTEXT://127.0.0.1:{node.port}"
+    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    sasl = ""
+    if node.sasl_port is not None:
+        listeners += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
+        advertised += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
+        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+        sasl = SASL_PROPERTIES
     return f"""\
 process.roles=broker,controller
 node.id={node.node_id}
 controller.quorum.voters={voters}
-listeners=PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}
-advertised.listeners=PLAINTEXT://127.0.0.1:{node.port}
+listeners={listeners}
+advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map={protocols}
 log.dirs={node.data_dir}
 num.partitions=3
 default.replication.factor=3
@@ -226,4 +287,4 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.segment.bytes=268435456
-"""
+{sasl}"""
