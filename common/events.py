@@ -61,7 +61,7 @@ class ProductPayload(_Payload):
     category: str = Field(min_length=1, max_length=100)
     brand: str = Field(min_length=1, max_length=100)
     price: Money
-    stock: int = Field(ge=0)
+    stock: int = Field(ge=0, le=2**31 - 1)  # fits the INTEGER column
 
     @property
     def entity_id(self) -> UUID:
@@ -97,7 +97,7 @@ class _Envelope(BaseModel):
 
     event_id: UUID
     entity_id: UUID
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=2**63 - 1)  # fits the BIGINT column; larger would crash the sink
     occurred_at: datetime
     produced_at: datetime | None = None
     schema_version: Literal[1] = SCHEMA_VERSION

@@ -23,6 +23,7 @@ import random
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
@@ -36,6 +37,31 @@ from kafka.sinks.errors import SinkError, TerminalSinkError, TransientSinkError
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 15.0
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why a message can never be applied: ``kind`` is ``decode`` (not JSON) or ``schema``."""
+
+    kind: str
+    error: str
+
+
+def decode(schema: type[BaseModel], value: bytes | None) -> BaseModel | Rejection:
+    """Parse and validate one message value; a ``Rejection`` means it belongs in the dead-letter topic.
+
+    Pure and total for any bytes (tests/test_hostile_input.py checks this with hypothesis): it
+    never raises, so a hostile message cannot crash or stall the consumer loop.
+    """
+    if value is None:
+        return Rejection("decode", "message has no value")
+    try:
+        return schema.model_validate_json(value)
+    except ValidationError as exc:
+        kind = "decode" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
+        return Rejection(kind, _summary(exc))
+    except ValueError as exc:
+        return Rejection("decode", str(exc))
 
 
 class Backoff:
@@ -125,19 +151,12 @@ class BatchConsumer:
         key = (message.topic(), message.partition())
         self._offsets.setdefault(key, [message.offset(), message.offset()])[1] = message.offset()
         self.stats["consumed"] += 1
-        try:
-            value = message.value()
-            if value is None:
-                raise ValueError("message has no value")
-            event = self.schema.model_validate_json(value)
-        except ValidationError as exc:
-            kind = "decode" if any(e["type"] == "json_invalid" for e in exc.errors()) else "schema"
-            self._dead_letter(message, _summary(exc), kind)
-        except ValueError as exc:
-            self._dead_letter(message, str(exc), "decode")
+        decoded = decode(self.schema, message.value())
+        if isinstance(decoded, Rejection):
+            self._dead_letter(message, decoded.error, decoded.kind)
         else:
-            self._pending.append((message, event))
-            self.sink.add(event)
+            self._pending.append((message, decoded))
+            self.sink.add(decoded)
 
     def _dead_letter(self, message: Message, error: str, kind: str) -> None:
         self.dead_letters.publish(message, error, kind)

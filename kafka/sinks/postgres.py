@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from pydantic import BaseModel
 from sqlalchemy import Engine, Table
 from sqlalchemy import exc as sa_exc
@@ -34,6 +35,11 @@ def translate(exc: BaseException) -> SinkError | None:
         return TransientSinkError(f"{sqlstate or 'connection'} {_first_line(exc.orig)}".strip())
     if isinstance(exc, sa_exc.DisconnectionError | sa_exc.TimeoutError):
         return TransientSinkError(_first_line(exc))
+    if isinstance(exc, psycopg.Error):  # COPY runs on the raw driver connection: SQLAlchemy does not wrap it
+        sqlstate = exc.sqlstate or ""
+        if sqlstate[:2] in TERMINAL_SQLSTATE_CLASSES:
+            return TerminalSinkError(f"{sqlstate} {_first_line(exc)}")
+        return TransientSinkError(f"{sqlstate or 'connection'} {_first_line(exc)}".strip())
     return None
 
 
