@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from collections.abc import Callable, Iterator
 
@@ -13,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from apps.console.main import create_app
+from apps.console.quorum import QuorumCache
 from apps.runtime.checks import free_port
 from common.settings import ConsoleSettings, DatabaseSettings, KafkaSettings
 
@@ -243,3 +246,57 @@ def test_unreachable_sources_are_states_not_traces(kafka_settings: KafkaSettings
         status = dead.get("/api/status").json()
         assert status["kafka"]["state"] == "unavailable" and status["postgresql"]["state"] == "unavailable"
         assert "Traceback" not in topics.text + tables.text
+
+
+def test_membership_worker_death_is_a_stale_state(
+    client: TestClient, make_topic: Callable[..., str], bootstrap_servers: str, unique_name: Callable[[str], str]
+) -> None:
+    """DescribeConsumerGroups runs in a child (librdkafka #4605): its death costs a stale section, not the console."""
+    topic, group = make_topic(partitions=3), unique_name("console-member")
+    produce(bootstrap_servers, topic, per_partition=5)
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "client.id": "console-test-worker"})
+    membership = client.app.state.context.membership  # type: ignore[attr-defined]
+    try:
+        consumer.subscribe([topic])
+        wait_for(lambda: consumer.poll(0.5) is not None or consumer.assignment(), what="an assignment")
+        consumer.commit(offsets=[TopicPartition(topic, p, 2) for p in range(3)], asynchronous=False)
+        wait_for(lambda: client.get(f"/api/groups/{group}").json().get("members") == 1, what="one member")
+        first = membership.pid
+        assert first is not None
+
+        os.kill(first, signal.SIGKILL)  # what librdkafka's abort does to the child
+        wait_for(lambda: membership.pid is None, timeout_s=10, what="the worker to be gone")
+        stale = client.get(f"/api/groups/{group}")
+        assert stale.status_code == 200
+        body = stale.json()
+        assert body["membership"]["state"] == "stale" and "SIGKILL" in body["membership"]["detail"]
+        assert body["members"] == 1 and body["members_detail"]["data"][0]["client_id"] == "console-test-worker"
+        assert body["lag"] == 9  # offsets do not depend on the worker
+        listed = client.get("/api/groups").json()
+        assert listed["membership"]["state"] in ("stale", "unavailable")
+        assert group in {g["group_id"] for g in listed["data"]}
+
+        fresh = wait_for(
+            lambda: (g := client.get(f"/api/groups/{group}").json())["membership"]["state"] == "ok" and g,
+            what="a restarted worker",
+        )
+        assert fresh["members"] == 1 and membership.pid not in (None, first)
+    finally:
+        consumer.close()
+
+
+def test_quorum_never_names_a_down_node_as_leader() -> None:
+    answers = iter([{"LeaderId": "3", "LeaderEpoch": "7", "CurrentVoters": "[1,2,3]"}, {"LeaderId": "1"}])
+
+    def probe() -> dict[str, str]:
+        answer = next(answers)
+        if answer["LeaderId"] == "1":
+            time.sleep(1.0)  # the tool takes seconds: the cached answer is served meanwhile
+        return answer
+
+    cache = QuorumCache(probe, ttl_s=60, recheck_s=0.0)
+    assert cache.get()["leader_id"] == 3
+    down = cache.get(down={3})
+    assert down["state"] == "leader down" and down["leader_id"] is None and down["last_leader_id"] == 3
+    # a dead leader makes the cached answer stale at once: the next answer comes from a new probe
+    wait_for(lambda: cache.get(down={3}).get("leader_id") == 1, timeout_s=10, what="a re-probed leader")

@@ -234,23 +234,57 @@ def test_every_view_renders_live_data_without_console_errors(
     assert errors == [], f"console errors: {errors}"
 
 
+CLAIMS_LEADER = """(victim) => {
+  const leader = document.querySelector("#quorum-leader");
+  const row = [...document.querySelectorAll("#brokers tbody tr")].find((r) => r.cells[0].textContent.trim() === victim);
+  return Boolean((leader && leader.textContent.trim() === victim) || (row && row.textContent.includes("leader")));
+}"""
+
+
+SHOWN_DOWN = """(victim) => [...document.querySelectorAll("#brokers tbody tr")].some(
+  (r) => r.cells[0].textContent.trim() === victim && r.cells[3].textContent.trim() === "down")"""
+
+
 def test_killed_broker_is_reported_down(page: tuple, console_url: str, runtime: object) -> None:
+    """Kill the node leading the controller quorum: the page shows it down and never as the leader."""
     if getattr(runtime, "supervisor", None) is None:
         pytest.skip("killing a broker needs the local runtime's supervisor")
     page, _errors = page
     page.goto(f"{console_url}/#/cluster")
     page.wait_for_selector('#broker-summary[data-up="3"]', timeout=20_000)
-    os.kill(runtime.supervisor.state("kafka-3")["pid"], 9)  # type: ignore[attr-defined]
+    page.wait_for_selector("#quorum-leader", timeout=60_000)
+    victim = page.locator("#quorum-leader").inner_text().strip()
+    os.kill(runtime.supervisor.state(f"kafka-{victim}")["pid"], 9)  # type: ignore[attr-defined]
     page.wait_for_selector('#broker-summary[data-up="2"]', timeout=20_000)
-    row = page.locator("#brokers tbody tr", has=page.locator("td:text-is('3')"))
+    row = page.locator("#brokers tbody tr", has=page.locator(f"td:text-is('{victim}')"))
     assert row.locator(".badge").first.inner_text() == "down"
     page.wait_for_selector("#pill-kafka.warn", timeout=10_000)
     assert page.locator("#pill-kafka").inner_text() == "Kafka 2/3 brokers up"
+
+    def claims_dead_leader() -> bool:  # read in one go: the page redraws its cards every few seconds
+        return page.evaluate(CLAIMS_LEADER, victim)
+
+    updated = page.locator("#pill-updated").inner_text()
+    wait_until(lambda: page.locator("#pill-updated").inner_text() != updated, 15, "the next refresh")
+    deadline = time.monotonic() + 8  # while the node stays down, over several refreshes
+    while time.monotonic() < deadline and page.evaluate(SHOWN_DOWN, victim):
+        assert not claims_dead_leader(), f"the quorum card names node {victim}, which is down, as leader"
+        time.sleep(0.3)
     shoot(page, "broker-down")
     page.goto(f"{console_url}/#/topics")  # the rest of the console keeps working meanwhile
     page.wait_for_selector("#topics table, #topics .state", timeout=20_000)
+    page.goto(f"{console_url}/#/groups")
+    page.wait_for_selector("#group-summary, #groups .state", timeout=30_000)
     page.goto(f"{console_url}/#/cluster")
     page.wait_for_selector('#broker-summary[data-up="3"]', timeout=120_000)  # supervisord restarted it
+    page.goto(f"{console_url}/#/groups")  # and after it is back, groups answer with live membership
+    page.wait_for_selector("#group-summary", timeout=30_000)
+    wait_until(lambda: group_membership(console_url) == "ok", 60, "live group membership again")
+
+
+def group_membership(console_url: str) -> str:
+    with urllib.request.urlopen(f"{console_url}/api/groups", timeout=30) as answer:
+        return json.load(answer)["membership"]["state"]
 
 
 def test_console_survives(console_url: str) -> None:

@@ -46,9 +46,17 @@ class ClusterReader:
             for node in described.nodes:
                 registered[f"{node.host}:{node.port}"] = {"id": node.id, "rack": node.rack}
         except SourceUnavailable as exc:
-            error = exc.detail
+            # DescribeCluster waits for the controller librdkafka last knew of; when that node was just
+            # killed, any live broker's metadata still lists the registered brokers (without racks)
+            try:
+                metadata = self.admin.metadata()
+                cluster_id, controller = metadata.cluster_id, metadata.controller_id
+                registered = {f"{b.host}:{b.port}": {"id": b.id} for b in metadata.brokers.values()}
+            except SourceUnavailable:
+                error = exc.detail
         with self._lock:
-            self._known.update(registered)
+            for address, broker in registered.items():
+                self._known[address] = self._known.get(address, {}) | broker
             addresses = sorted(set(self.admin.bootstrap_addresses) | set(self._known), key=self._order)
             known = {a: self._known.get(a, {}) for a in addresses}
         rows = []
@@ -69,6 +77,12 @@ class ClusterReader:
             "controller_id": controller,
             "error": error,
         }
+
+    def down_ids(self) -> set[int]:
+        """Ids of the brokers seen before that refuse connections now (a fresh TCP probe each call)."""
+        with self._lock:
+            known = {a: b["id"] for a, b in self._known.items() if b.get("id") is not None}
+        return {node_id for address, node_id in known.items() if not reachable(address)}
 
     def _order(self, address: str) -> tuple[int, str]:
         return (self._known.get(address, {}).get("id") or 1_000_000, address)

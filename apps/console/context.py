@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from apps.console.cluster_reader import ClusterReader
 from apps.console.group_reader import GroupReader
 from apps.console.kafka_admin import KafkaAdmin
+from apps.console.membership import Membership
 from apps.console.message_reader import MessageReader
 from apps.console.quorum import QuorumCache, local_probe
 from apps.console.sampler import Sampler
@@ -29,6 +30,7 @@ class ConsoleContext:
     cluster: ClusterReader
     topics: TopicReader
     groups: GroupReader
+    membership: Membership
     messages: MessageReader
     tables: TableReader
     quorum: QuorumCache
@@ -44,8 +46,10 @@ class ConsoleContext:
         runtime: RuntimeSettings | None = None,
         sample_interval_s: float = 3.0,
     ) -> ConsoleContext:
-        """Wire the readers; nothing connects yet (clients connect lazily on first use)."""
+        """Wire the readers; nothing connects yet (clients connect lazily, the membership child starts on first use)."""
         admin = KafkaAdmin(kafka)
+        membership = Membership(kafka)
+        groups = GroupReader(admin, membership)
         probe, no_probe = local_probe(runtime)
         runner, no_runner = production_runner(kafka, database.url)
         return cls(
@@ -53,13 +57,16 @@ class ConsoleContext:
             admin=admin,
             cluster=ClusterReader(admin),
             topics=TopicReader(admin),
-            groups=GroupReader(admin),
+            groups=groups,
+            membership=membership,
             messages=MessageReader(kafka),
             tables=TableReader(database.url),
             quorum=QuorumCache(probe, no_probe),
             verify=VerifyHook(runner, no_runner),
-            sampler=Sampler(admin, interval_s=sample_interval_s),
+            sampler=Sampler(admin, groups, interval_s=sample_interval_s),
         )
 
     def close(self) -> None:
+        """Release the database pool and stop the membership child (the app is shutting down)."""
         self.tables.close()
+        self.membership.close()

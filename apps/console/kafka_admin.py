@@ -1,8 +1,13 @@
 """One shared AdminClient with short timeouts, and the few admin calls every view is built from.
 
 Timeouts are a few seconds on purpose: a dead broker must cost the page one slow section, not
-a hung request. Offsets are read per partition so one unreachable leader blanks only its own
-partitions (``None``) instead of failing the whole topic.
+a hung request. Watermarks are read per partition so one unreachable leader blanks only its
+own partitions (``None``) instead of failing the whole topic.
+
+Only broker-targeted calls live here (metadata, DescribeCluster, ListOffsets, DescribeConfigs,
+ListConsumerGroups). Coordinator-targeted ones can abort the process when a broker connection
+drops mid-request (librdkafka #4605): committed offsets and lag are read by ``kafka/offsets.py``
+and group membership by a child process (``apps/console/membership.py``).
 """
 
 from __future__ import annotations
@@ -10,12 +15,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import (
     AdminClient,
     ClusterMetadata,
     ConfigResource,
-    ConsumerGroupDescription,
     DescribeClusterResult,
     OffsetSpec,
 )
@@ -85,18 +89,3 @@ class KafkaAdmin:
         with kafka_errors("listing consumer groups"):
             listing = self._wait(self.client.list_consumer_groups(request_timeout=self.timeout_s))
         return sorted(g.group_id for g in listing.valid)
-
-    def describe_groups(self, group_ids: list[str]) -> dict[str, ConsumerGroupDescription]:
-        if not group_ids:
-            return {}
-        with kafka_errors("describing consumer groups"):
-            futures = self.client.describe_consumer_groups(group_ids, request_timeout=self.timeout_s)
-            return {gid: self._wait(f) for gid, f in futures.items()}
-
-    def committed(self, group_id: str) -> dict[Partition, int]:
-        """The group's committed offsets (partitions it never committed are absent)."""
-        request = [ConsumerGroupTopicPartitions(group_id)]
-        with kafka_errors(f"reading committed offsets of {group_id}"):
-            future = self.client.list_consumer_group_offsets(request, request_timeout=self.timeout_s)[group_id]
-            answer = self._wait(future)
-        return {(tp.topic, tp.partition): tp.offset for tp in answer.topic_partitions or [] if tp.offset >= 0}

@@ -4,6 +4,10 @@
 worker thread at most once per ``ttl_s``; requests get the cached answer (with its age) and
 trigger a refresh when it is stale, so a slow JVM never blocks the event loop or the page.
 Without the local runtime's jars (Docker runtime) the quorum is reported as ``unknown``.
+
+A cached answer can name a node that has just died as the leader. Callers pass the nodes that
+are down now (``ClusterReader.down_ids``): such an answer is served as ``leader down`` (never
+as the dead node leading) and refreshed every ``recheck_s`` until a live leader is reported.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 from apps.runtime.kafka_cluster import KafkaCluster
@@ -65,10 +69,11 @@ def local_probe(runtime: RuntimeSettings | None) -> tuple[Probe | None, str]:
 class QuorumCache:
     """Serve the last quorum status; refresh it in the background when older than ``ttl_s``."""
 
-    def __init__(self, probe: Probe | None, unavailable: str = "", ttl_s: float = 20.0) -> None:
+    def __init__(self, probe: Probe | None, unavailable: str = "", ttl_s: float = 20.0, recheck_s: float = 3.0) -> None:
         self.probe = probe
         self.unavailable = unavailable
         self.ttl_s = ttl_s
+        self.recheck_s = recheck_s
         self._value: dict[str, Any] | None = None
         self._at = 0.0
         self._lock = threading.Lock()
@@ -85,12 +90,17 @@ class QuorumCache:
         with self._lock:
             self._value, self._at, self._refreshing = value, time.monotonic(), None
 
-    def get(self, wait_s: float = 10.0) -> dict[str, Any]:
-        """Cached status plus ``age_s``; the first call waits up to ``wait_s`` for an answer."""
+    def get(self, wait_s: float = 10.0, down: Collection[int] = ()) -> dict[str, Any]:
+        """Cached status plus ``age_s``; the first call waits up to ``wait_s`` for an answer.
+
+        ``down``: node ids known to be down now; a cached leader among them is not served as leader.
+        """
         if self.probe is None:
             return {"state": "unknown", "detail": self.unavailable}
         with self._lock:
-            stale = self._value is None or time.monotonic() - self._at > self.ttl_s
+            leader_down = self._value is not None and self._value.get("leader_id") in down
+            ttl = self.recheck_s if leader_down else self.ttl_s
+            stale = self._value is None or time.monotonic() - self._at > ttl
             if stale and self._refreshing is None:
                 self._refreshing = threading.Thread(target=self._refresh, name="quorum-probe", daemon=True)
                 self._refreshing.start()
@@ -100,4 +110,13 @@ class QuorumCache:
         with self._lock:
             if self._value is None:
                 return {"state": "loading", "detail": "asking the controllers..."}
-            return {**self._value, "age_s": round(time.monotonic() - self._at, 1)}
+            value = {**self._value, "age_s": round(time.monotonic() - self._at, 1)}
+        if value.get("leader_id") in down:
+            dead = value.pop("leader_id")
+            value |= {
+                "state": "leader down",
+                "leader_id": None,
+                "last_leader_id": dead,
+                "detail": f"node {dead}, the last known leader, is down; waiting for the quorum to report a new one",
+            }
+        return value

@@ -1,8 +1,9 @@
 """Background sampling of end offsets and committed offsets: events/s and lag over time.
 
 Every ``interval_s`` the sampler reads each topic's end offsets and each group's committed
-offsets, and appends one point to a ring buffer: per topic the events/s produced (end offsets)
-and applied (the committed offsets of the topic's consumer group), per group the lag. Rates
+offsets and lag (through ``GroupReader.offsets``, i.e. ``kafka/offsets.py``), and appends one
+point to a ring buffer: per topic the events/s produced (end offsets) and applied (the
+committed offsets of the topic's consumer group), per group the lag. Rates
 are averaged over a short window and computed per partition, so a partition whose leader was unreachable
 in either sample leaves a gap instead of a false spike.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.console.errors import SourceUnavailable
+from apps.console.group_reader import GroupReader
 from apps.console.kafka_admin import KafkaAdmin, Partition
 from kafka.topics import CONSUMER_GROUPS
 
@@ -30,6 +32,7 @@ class Raw:
     at: float
     ends: dict[Partition, int | None] = field(default_factory=dict)
     committed: dict[str, dict[Partition, int]] = field(default_factory=dict)
+    lag: dict[str, int | None] = field(default_factory=dict)
     error: str | None = None
 
 
@@ -42,21 +45,14 @@ def _rate(now: dict[Partition, int | None], before: dict[Partition, int | None],
     return round(max(sum(deltas), 0) / dt, 2) if deltas and dt > 0 else None
 
 
-def _lag(ends: dict[Partition, int | None], committed: dict[Partition, int]) -> int | None:
-    total = 0
-    for key, offset in committed.items():
-        end = ends.get(key)
-        if end is None:
-            return None
-        total += max(end - offset, 0)
-    return total
-
-
 class Sampler:
     """A ring buffer of points; ``run`` samples off the event loop until cancelled."""
 
-    def __init__(self, admin: KafkaAdmin, interval_s: float = 3.0, size: int = 200, window_s: float = 10.0) -> None:
+    def __init__(
+        self, admin: KafkaAdmin, groups: GroupReader, interval_s: float = 3.0, size: int = 200, window_s: float = 10.0
+    ) -> None:
         self.admin = admin
+        self.groups = groups
         self.interval_s = interval_s
         self.points: deque[dict[str, Any]] = deque(maxlen=size)
         # rates are averaged over ``window_s``: consumers commit every few seconds, not every sample
@@ -69,11 +65,15 @@ class Sampler:
             metadata = self.admin.metadata()
             partitions = [(t, p) for t, m in metadata.topics.items() if not t.startswith("__") for p in m.partitions]
             raw.ends = self.admin.offsets(partitions, "latest")
-            for group in self.admin.group_ids():
+            ids = self.admin.group_ids()
+            # members only tell which topics a group reads: a description up to 10 s old will do
+            described = self.groups.membership.describe(ids, max_age_s=10.0).groups
+            for group in ids:
                 try:
-                    raw.committed[group] = self.admin.committed(group)
+                    offsets = self.groups.offsets(group, described.get(group))
                 except SourceUnavailable:
                     continue
+                raw.committed[group], raw.lag[group] = offsets.committed, offsets.lag
         except SourceUnavailable as exc:
             raw.error = exc.detail
         return raw
@@ -100,8 +100,7 @@ class Sampler:
             group = self.applying_group(topic, raw.committed)
             if group is not None:
                 applied[topic] = _rate(raw.committed[group], before.committed.get(group, {}), topic, dt)  # type: ignore[arg-type]
-        lag = {group: _lag(raw.ends, offsets) for group, offsets in raw.committed.items()}
-        return {"t": int(raw.at * 1000), "produced": produced, "applied": applied, "lag": lag, "error": raw.error}
+        return {"t": int(raw.at * 1000), "produced": produced, "applied": applied, "lag": raw.lag, "error": raw.error}
 
     def sample(self) -> None:
         """Take a reading and append the point it makes with the previous one."""

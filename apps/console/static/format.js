@@ -53,6 +53,10 @@ function errorBox(message) {
   return `<div class="state error" role="alert">${Fmt.esc(message)}</div>`;
 }
 
+function warnBox(message) {
+  return `<div class="state warn">${Fmt.esc(message)}</div>`;
+}
+
 function infoBox(message) {
   return `<div class="state info">${Fmt.esc(message)}</div>`;
 }

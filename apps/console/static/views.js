@@ -60,6 +60,10 @@ const ClusterView = {
         `<div class="stat"><div class="num">${Fmt.num(q.max_follower_lag)}</div><div class="lbl">max follower lag</div></div></div>` +
         `<p>Voters: ${q.voters.join(", ") || "?"}${q.observers.length ? ` &middot; observers: ${q.observers.join(", ")}` : ""}` +
         ` <span class="muted">(as of ${q.age_s}s ago)</span></p>`);
+    } else if (q.state === "leader down") {
+      fill(this.el, "quorum", warnBox(`Leader down: ${q.detail}`) +
+        `<p id="quorum-leader-down" data-last-leader="${Fmt.esc(q.last_leader_id)}">Voters: ${(q.voters || []).join(", ") || "?"}` +
+        ` <span class="muted">(as of ${q.age_s}s ago)</span></p>`);
     } else {
       const text = q.state === "unknown" ? `unknown: ${q.detail}` : q.state === "loading" ? q.detail : `${q.state}: ${q.detail || ""}`;
       fill(this.el, "quorum", q.state === "unknown" || q.state === "loading" ? infoBox(text) : errorBox(text));
@@ -192,6 +196,13 @@ const MessagesView = {
   },
 };
 
+// membership comes from a child process that can die with a broker (librdkafka #4605): say when it is stale
+function membershipNote(m) {
+  if (!m || (m.state === "ok" && !m.detail)) return "";
+  if (m.state === "stale") return warnBox(`Members as of ${m.age_s}s ago (stale): ${m.detail}`);
+  return warnBox(m.detail || `membership ${m.state}`);
+}
+
 const GroupsView = {
   mount(el, params) {
     this.el = el;
@@ -213,10 +224,11 @@ const GroupsView = {
     if (!this.id) {
       const r = await api("/api/groups");
       if (!r.ok) return fill(this.el, "groups", errorBox(r.error));
-      const body = fill(this.el, "groups", `<p id="group-summary" data-count="${r.data.count}" data-members="${r.data.data.reduce((s, g) => s + g.members, 0)}">` +
-        `${r.data.count} groups, ${r.data.data.reduce((s, g) => s + g.members, 0)} members</p>` + table([
+      const members = r.data.data.reduce((s, g) => s + (g.members || 0), 0);
+      const body = fill(this.el, "groups", membershipNote(r.data.membership) +
+        `<p id="group-summary" data-count="${r.data.count}" data-members="${members}">${r.data.count} groups, ${members} members</p>` + table([
         ["Group", (g) => `<a href="#/groups/${encodeURIComponent(g.group_id)}">${Fmt.esc(g.group_id)}</a>`],
-        ["State", (g) => statusBadge(g.state)], ["Members", (g) => g.members, "num"],
+        ["State", (g) => statusBadge(g.state)], ["Members", (g) => Fmt.num(g.members), "num"],
         ["Topics", (g) => Fmt.esc(g.topics.join(", "))], ["Lag", (g) => Fmt.num(g.lag), "num"],
         ["Coordinator", (g) => Fmt.esc(g.coordinator ?? "?"), "num"],
       ], r.data.data, true));
@@ -229,9 +241,9 @@ const GroupsView = {
       return;
     }
     const g = r.data;
-    fill(this.el, "gsummary", `<div class="stats">
+    fill(this.el, "gsummary", membershipNote(g.membership) + `<div class="stats">
       <div class="stat"><div class="num">${statusBadge(g.state)}</div><div class="lbl">state</div></div>
-      <div class="stat"><div class="num">${g.members}</div><div class="lbl">members</div></div>
+      <div class="stat"><div class="num">${Fmt.num(g.members)}</div><div class="lbl">members</div></div>
       <div class="stat"><div class="num">${Fmt.num(g.lag)}</div><div class="lbl">lag (messages)</div></div>
       <div class="stat"><div class="num">${Fmt.esc(g.coordinator ?? "?")}</div><div class="lbl">coordinator</div></div></div>
       <p class="muted">Assignor: ${Fmt.esc(g.partition_assignor || "-")} &middot; protocol: ${Fmt.esc(g.type)}</p>`);
@@ -240,7 +252,7 @@ const GroupsView = {
       ["Assigned partitions", (m) => Fmt.esc(m.assignment.map((a) => `${a.topic}[${a.partition}]`).join(", ") || "-")],
       ["Member id", (m) => `<code>${Fmt.esc(m.member_id)}</code>`],
     ], g.members_detail.data));
-    fill(this.el, "gpartitions", table([
+    fill(this.el, "gpartitions", (g.offsets_error ? errorBox(`Offsets unavailable: ${g.offsets_error}`) : "") + table([
       ["Topic", (p) => Fmt.esc(p.topic)], ["Partition", (p) => p.partition, "num"], ["Member", (p) => Fmt.esc(p.member || "-")],
       ["Committed", (p) => Fmt.num(p.committed_offset), "num"], ["End offset", (p) => Fmt.num(p.end_offset), "num"], ["Lag", (p) => Fmt.num(p.lag), "num"],
     ], g.partitions.data));

@@ -26,8 +26,11 @@ def brokers(cluster: ClusterDep) -> dict[str, Any]:
 
 @router.get("/quorum")
 def quorum(context: ContextDep) -> dict[str, Any]:
-    """Controller quorum: leader, epoch, voters, follower lag (cached; ``unknown`` without local jars)."""
-    return context.quorum.get()
+    """Controller quorum: leader, epoch, voters, follower lag (cached; ``unknown`` without local jars).
+
+    A cached leader that is down now is reported as ``state: leader down``, never as the leader.
+    """
+    return context.quorum.get(down=context.cluster.down_ids())
 
 
 @router.get("/partitions")
