@@ -24,6 +24,9 @@ from apps.runtime.checks import free_port
 from apps.runtime.detect import docker_engine_available
 from apps.runtime.local import LocalRuntime
 from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings
+from database.database import make_engine
+from database.migrate import upgrade
+from tests.consumer_events import Running
 
 
 def _start_local(base: Path) -> LocalRuntime:
@@ -161,3 +164,36 @@ def pg_schema(database_url: str, unique_name: Callable[[str], str]) -> Iterator[
     with engine.begin() as conn:
         conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
     engine.dispose()
+
+
+@pytest.fixture
+def schema_url(database_url, unique_name):
+    """Like ``pg_schema``, migrated, and with a pre-ping engine so it survives a PostgreSQL restart."""
+    schema = unique_name("c").replace("-", "_")
+    engine = make_engine(database_url, pool_size=1)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+    upgrade(url)
+    yield url
+    with engine.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    engine.dispose()
+
+
+@pytest.fixture
+def names(make_topic, unique_name):
+    """``names("orders")`` -> (topic, dlq, group), topics created with three partitions."""
+
+    def _names(entity: str, partitions: int = 3) -> tuple[str, str, str]:
+        topic = make_topic(unique_name(entity), partitions=partitions)
+        return topic, make_topic(f"{topic}-dlq", partitions=1), unique_name(f"{entity}-group")
+
+    return _names
+
+
+@pytest.fixture
+def running():
+    members = Running()
+    yield members
+    members.stop()

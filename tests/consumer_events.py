@@ -7,16 +7,22 @@ entity. ``produce`` sends events keyed by entity id, like the real producer.
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from confluent_kafka import Producer
+from sqlalchemy import select
 
 from common.events import OrderEvent, OrderPayload, ProductEvent, ProductPayload, UserEvent, UserPayload
 from common.settings import KafkaSettings
+from database.database import make_engine
+from database.models import TABLES
 from kafka.config import producer_config
+from kafka.offsets import partition_offsets
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 STEPS = ("created", "paid", "shipped", "delivered")
@@ -114,3 +120,46 @@ def produce(settings: KafkaSettings, topic: str, events: Sequence[object], raw: 
     for value in raw:
         producer.produce(topic, key=b"poison", value=value, on_delivery=delivered)
     assert producer.flush(30) == 0 and not errors, errors
+
+
+class Running:
+    """Consumers running in threads; stopped (like SIGTERM) at the end of the test."""
+
+    def __init__(self) -> None:
+        self.members: list[tuple[object, threading.Thread]] = []
+
+    def start(self, consumer):
+        thread = threading.Thread(target=consumer.run, daemon=True)
+        thread.start()
+        self.members.append((consumer, thread))
+        return consumer
+
+    def stop(self) -> None:
+        for consumer, _ in self.members:
+            consumer.stop()
+        for _, thread in self.members:
+            thread.join(60)
+            assert not thread.is_alive()
+        self.members.clear()
+
+
+def wait_until(predicate, timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+
+
+def caught_up(settings, topic: str, group: str) -> bool:
+    return sum(p.lag for p in partition_offsets(settings, topic, group)) == 0
+
+
+def versions(url: str, table: str) -> dict:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            target = TABLES[table]
+            key = target.primary_key.columns.values()[0]
+            return dict(conn.execute(select(key, target.c.version)).all())
+    finally:
+        engine.dispose()

@@ -10,13 +10,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 
 import pytest
 from confluent_kafka import Consumer
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from apps.verify import Target, verify
 from collect.clock import CounterClock
@@ -25,87 +24,18 @@ from collect.stream import RealtimeStream
 from common.events import topic_of
 from common.settings import PROJECT_ROOT
 from database.database import make_engine
-from database.migrate import upgrade
 from database.models import TABLES
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER
-from kafka.offsets import partition_offsets
-from tests.consumer_events import latest, order_history, produce, product_event, user_event
-
-
-@pytest.fixture
-def schema_url(database_url, unique_name):
-    """Like ``pg_schema``, migrated, and with a pre-ping engine so it survives a PostgreSQL restart."""
-    schema = unique_name("c").replace("-", "_")
-    engine = make_engine(database_url, pool_size=1)
-    with engine.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
-    upgrade(url)
-    yield url
-    with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
-
-
-@pytest.fixture
-def names(make_topic, unique_name):
-    """``names("orders")`` -> (topic, dlq, group), topics created with three partitions."""
-
-    def _names(entity: str, partitions: int = 3) -> tuple[str, str, str]:
-        topic = make_topic(unique_name(entity), partitions=partitions)
-        return topic, make_topic(f"{topic}-dlq", partitions=1), unique_name(f"{entity}-group")
-
-    return _names
-
-
-class Running:
-    """Consumers running in threads; stopped (like SIGTERM) at the end of the test."""
-
-    def __init__(self) -> None:
-        self.members: list[tuple[object, threading.Thread]] = []
-
-    def start(self, consumer):
-        thread = threading.Thread(target=consumer.run, daemon=True)
-        thread.start()
-        self.members.append((consumer, thread))
-        return consumer
-
-    def stop(self) -> None:
-        for consumer, _ in self.members:
-            consumer.stop()
-        for _, thread in self.members:
-            thread.join(60)
-            assert not thread.is_alive()
-        self.members.clear()
-
-
-@pytest.fixture
-def running():
-    members = Running()
-    yield members
-    members.stop()
-
-
-def wait_until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.5)
-
-
-def caught_up(settings, topic: str, group: str) -> bool:
-    return sum(p.lag for p in partition_offsets(settings, topic, group)) == 0
-
-
-def versions(url: str, table: str) -> dict:
-    engine = make_engine(url, pool_size=1)
-    try:
-        with engine.connect() as conn:
-            target = TABLES[table]
-            key = target.primary_key.columns.values()[0]
-            return dict(conn.execute(select(key, target.c.version)).all())
-    finally:
-        engine.dispose()
+from tests.consumer_events import (
+    caught_up,
+    latest,
+    order_history,
+    produce,
+    product_event,
+    user_event,
+    versions,
+    wait_until,
+)
 
 
 def snapshot(url: str, table: str) -> list[tuple]:

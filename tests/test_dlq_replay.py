@@ -8,9 +8,8 @@ from apps.dlq_replay import REASON_HEADERS, replay
 from kafka.config import producer_config
 from kafka.consumers import ORDER_CONSUMER
 from kafka.offsets import partition_offsets
-from tests.consumer_events import latest, order_history
+from tests.consumer_events import caught_up, latest, order_history, versions, wait_until
 from tests.kafka_readback import read_all
-from tests.test_consumers import caught_up, names, running, schema_url, versions, wait_until  # noqa: F401
 
 
 def dead_letter(settings, dlq: str, topic: str, events, first_offset: int = 0) -> None:

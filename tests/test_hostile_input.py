@@ -20,8 +20,7 @@ from common.events import EVENT_SCHEMAS
 from kafka.consumer import Rejection, decode
 from kafka.consumers import CONSUMERS
 from kafka.sinks.postgres import event_row
-from tests.consumer_events import order_events, produce, product_event, user_event
-from tests.test_consumers import caught_up, names, running, schema_url, versions, wait_until  # noqa: F401
+from tests.consumer_events import caught_up, order_events, produce, product_event, user_event, versions, wait_until
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOPICS = sorted(EVENT_SCHEMAS)

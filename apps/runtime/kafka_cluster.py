@@ -236,7 +236,6 @@ class KafkaCluster:
             if brokers == len(self.nodes):
                 status = self.quorum_status()
                 if re.fullmatch(r"\d+", status.get("LeaderId", "")) and status["LeaderId"] != "-1":
-                    self.ensure_scram_user()  # no-op unless the SASL listener is enabled
                     return status
             time.sleep(1)
         raise RuntimeProblem(

@@ -110,6 +110,7 @@ class LocalRuntime:
             self.postgres.create_database()
         self.migrate()
         self.cluster.wait_ready()
+        self.cluster.ensure_scram_user()  # no-op unless the SASL listener is enabled
         self.run_oneshot("topic-init")
 
     def wait_postgres(self, timeout_s: float = 60) -> None:

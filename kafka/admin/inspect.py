@@ -15,7 +15,7 @@ from kafka.config import client_config
 
 
 def admin(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(client_config(settings, "pipeline-inspect"))
+    return AdminClient(client_config(settings, "pipeline-inspect") | {"log_level": 4})  # warnings and up
 
 
 def brokers(settings: KafkaSettings, timeout_s: float = 5) -> list[dict]:
