@@ -1,0 +1,221 @@
+"""Kafka ON vs OFF, side by side (``make benchmark-kafka``): the same events, handled three ways.
+
+Modes: ``off_single`` (one transaction per event), ``off_batched`` (in-memory buffer, COPY
+upserts), ``on_kafka`` (EventProducer; consumer processes apply the events). Scenarios:
+``steady`` (closed loop: the application's capacity), ``burst`` (a base rate, 10x for a while,
+base again) and ``outage`` (the base rate while PostgreSQL is stopped in the middle; local
+runtime only). Each scenario x mode runs in its own PostgreSQL schema (and, ON, its own topics
+and groups, reconciled with ``verify``). Writes ``reports/benchmark_kafka_<ts>.csv`` and
+``.png`` and prints a Markdown summary. Read GUIDE/KAFKA_BENCHMARK_GUIDE.md for the figures.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from apps.benchmarks import scratch
+from apps.benchmarks.charts import kafka_chart
+from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
+from apps.benchmarks.handlers import BatchedWriter, Handler, KafkaPublisher, SingleRowWriter
+from apps.benchmarks.load import Outage, Phase, drive, entity_stream, release_times
+from apps.benchmarks.outcome import (
+    burst_window,
+    expected_versions,
+    measurements,
+    outage_window,
+    read_rows,
+    wait_caught_up,
+)
+from apps.benchmarks.sampler import ResourceSampler, supervised
+from apps.benchmarks.summary import kafka_summary
+from apps.verify import verify
+from common.events import Event, topic_of
+from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load
+
+MODES = ("off_single", "off_batched", "on_kafka")
+SCENARIOS = ("steady", "burst", "outage")
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much load; ``SHORT`` is the CI size (one to two minutes)."""
+
+    events: int = 10_000  # steady, closed loop
+    rate: float = 40  # base rate of burst and outage, events/s
+    burst_factor: float = 10
+    burst_s: float = 30
+    calm_s: float = 10  # base rate before and after the burst
+    outage_s: float = 20
+    margin_s: float = 15  # base rate before and after the outage
+    catalogue: int = 500  # users and products created first (orders refer to them)
+    batch_size: int = 1_000  # off_batched
+    instances: int = 1  # consumer processes per entity (ON)
+    drain_timeout_s: float = 240
+
+    def schedules(self) -> dict[str, list[float] | None]:
+        burst = [Phase(self.calm_s, self.rate), Phase(self.burst_s, self.rate * self.burst_factor)]
+        return {
+            "steady": None,
+            "burst": release_times([*burst, Phase(self.calm_s, self.rate)]),
+            "outage": release_times([Phase(2 * self.margin_s + self.outage_s, self.rate)]),
+        }
+
+
+SHORT = Sizes(events=2_000, rate=40, burst_s=4, calm_s=2, outage_s=5, margin_s=3, catalogue=200, drain_timeout_s=120)
+
+
+@dataclass
+class Comparison:
+    """One run's outputs."""
+
+    csv: Path
+    chart: Path
+    measurements: list[Measurement]
+    summary: str
+
+
+def run_mode(
+    kafka: KafkaSettings,
+    url: str,
+    runtime: object,
+    sizes: Sizes,
+    scenario: str,
+    mode: str,
+    events: list[Event],
+    times: list[float] | None,
+    progress: object,
+) -> tuple[list[Measurement], list[int]]:
+    """One scenario x mode in the schema at ``url``; returns its rows and its per-second timeline."""
+    fleet = None
+    extra: list[Measurement] = []
+    with (
+        scratch.scratch_topics(kafka, f"bench-{uuid.uuid4().hex[:8]}")
+        if mode == "on_kafka"
+        else nullcontext() as topics
+    ):
+        handler: Handler
+        if topics is not None:
+            fleet = scratch.ConsumerFleet(kafka, url, topics, sizes.instances)
+            fleet.start()
+            handler = KafkaPublisher(kafka, topics, warm_up=_one_per_topic(events))
+        else:
+            handler = SingleRowWriter(url) if mode == "off_single" else BatchedWriter(url, sizes.batch_size)
+        components = {"app": lambda: [os.getpid()], "consumers": fleet.pids if fleet else list}
+        components |= {"kafka": supervised(runtime, r"kafka-\d"), "postgres": supervised(runtime, "postgres")}
+        outage = Outage(runtime, sizes.margin_s, sizes.outage_s) if scenario == "outage" else None
+        try:
+            with ResourceSampler(components) as sampler:
+                if outage:
+                    outage.begin()
+                run = drive(handler, events, times, progress)  # type: ignore[arg-type]
+                if outage:
+                    outage.join()
+                handler.finish(sizes.drain_timeout_s)
+                if fleet:
+                    groups = {topics[e]: fleet.group_id(e) for e in scratch.ENTITIES}
+                    caught_up = wait_caught_up(kafka, groups, sizes.drain_timeout_s)
+            if fleet:
+                report = verify(kafka, url, fleet.targets())
+                extra += [
+                    Measurement(scenario, mode, "caught_up", int(caught_up), "bool"),
+                    Measurement(scenario, mode, "verify_ok", int(report.ok), "bool"),
+                ]
+        finally:
+            if fleet:
+                fleet.stop()
+    rows = measurements(
+        scenario, mode, len(events), run, handler, read_rows(url, expected_versions(events)), sampler.usage
+    )
+    if scenario == "burst":
+        rows += burst_window(scenario, mode, run, sizes.calm_s, sizes.burst_s, sizes.rate * sizes.burst_factor)
+    if outage is not None:
+        rows += outage_window(scenario, mode, run, outage.window, getattr(handler, "peak_buffer", 0))
+    return rows + extra, run.per_second()
+
+
+def _one_per_topic(events: list[Event]) -> list[Event]:
+    return list({topic_of(e): e for e in events}.values())
+
+
+def run_comparison(
+    kafka: KafkaSettings,
+    database_url: str,
+    runtime: object | None = None,
+    sizes: Sizes = Sizes(),
+    scenarios: tuple[str, ...] = SCENARIOS,
+    generator: GeneratorSettings | None = None,
+    out_dir: Path | None = None,
+    console: Console | None = None,
+) -> Comparison:
+    """Every scenario x mode; the outage scenario needs a local runtime (its supervisor)."""
+    console = console or Console()
+    if getattr(runtime, "supervisor", None) is None and "outage" in scenarios:
+        console.print("[yellow]outage scenario skipped: it needs the local runtime's supervisor[/]")
+        scenarios = tuple(s for s in scenarios if s != "outage")
+    schedules = {s: times for s, times in sizes.schedules().items() if s in scenarios}
+    generator = generator or GeneratorSettings()
+    longest = max(len(t) if t is not None else sizes.events for t in schedules.values())
+    stream = entity_stream(generator.locale, generator.seed, sizes.catalogue, longest)
+    csv_path = report_path("kafka", out_dir)
+    machine = machine_info(kafka, database_url, {"benchmark": "kafka"} | asdict(sizes))
+    rows: list[Measurement] = []
+    timelines: dict[tuple[str, str], list[int]] = {}
+    total = sum((len(t) if t is not None else sizes.events) * len(MODES) for t in schedules.values())
+    with bench_progress(console, total) as progress:
+        for scenario, times in schedules.items():
+            events = stream[: len(times) if times is not None else sizes.events]
+            for mode in MODES:
+                progress.describe(f"{scenario} / {mode}")
+                schema = f"bench_{uuid.uuid4().hex[:8]}_{scenario}_{mode}"
+                with scratch.scratch_schema(database_url, schema) as url:
+                    out, timeline = run_mode(
+                        kafka, url, runtime, sizes, scenario, mode, events, times, progress.advance
+                    )
+                rows += out
+                timelines[(scenario, mode)] = timeline
+    write_csv(csv_path, "kafka", rows, machine)
+    chart = kafka_chart(rows, timelines, csv_path.with_suffix(".png"))
+    summary = kafka_summary(rows, machine)
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {csv_path}\nchart:  {chart}")
+    return Comparison(csv_path, chart, rows, summary)
+
+
+@app.command()
+def main(
+    short: bool = typer.Option(False, help="CI size: one to two minutes"),
+    events: int | None = typer.Option(None, min=100, help="steady scenario: events (closed loop)"),
+    rate: float | None = typer.Option(None, min=1, help="burst/outage base rate, events/s"),
+    burst_seconds: float | None = typer.Option(None, min=1, help="length of the 10x burst"),
+    outage_seconds: float | None = typer.Option(None, min=1, help="PostgreSQL stopped for this long"),
+    instances: int | None = typer.Option(None, min=1, max=3, help="consumer processes per entity (ON)"),
+    scenario: list[str] = typer.Option(list(SCENARIOS), help="steady | burst | outage (repeatable)"),
+) -> None:
+    """Run the comparison against the runtime's Kafka and PostgreSQL (``make up`` first)."""
+    if unknown := set(scenario) - set(SCENARIOS):
+        raise typer.BadParameter(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {SCENARIOS}")
+    base = SHORT if short else Sizes()
+    overrides = {
+        "events": events,
+        "rate": rate,
+        "burst_s": burst_seconds,
+        "outage_s": outage_seconds,
+        "instances": instances,
+    }
+    sizes = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    kafka, database = load(KafkaSettings), load(DatabaseSettings)
+    runtime = local_runtime(database)  # type: ignore[arg-type]
+    url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
+    run_comparison(kafka, url, runtime, sizes, tuple(scenario), load(GeneratorSettings))  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,205 @@
+"""The seed's realtime rates, Kafka ON vs OFF (``make benchmark-realtime``): latency and lag over time.
+
+Both modes run at once, for ``--duration`` seconds, driven by the realtime generator's own
+schedule (``run_default``: a few orders every 2-8 s, 100 product updates every 10-20 s, sign-ups,
+lifecycle steps every 2 s), each with its own catalogue:
+
+- ``on_kafka``: an ``EventProducer`` on scratch topics, ``--instances`` consumer processes per
+  entity into a scratch schema (3: the nine consumers); ``--live`` measures the runtime's own
+  services instead (``make start-all``: production topics, groups and tables).
+- ``off_direct``: the same schedule written straight to PostgreSQL, one transaction per event.
+
+Reports the end-to-end latency distribution (``applied_at - produced_at``), consumer lag sampled
+every ``--lag-every`` seconds, CPU and memory; writes ``reports/benchmark_realtime_<ts>.csv`` (and
+``_lag.csv``) and ``.png``.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import threading
+import time
+import uuid
+from contextlib import nullcontext
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from apps.benchmarks import scratch
+from apps.benchmarks.charts import realtime_chart
+from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
+from apps.benchmarks.handlers import BatchedWriter, KafkaPublisher, SingleRowWriter
+from apps.benchmarks.outcome import wait_caught_up
+from apps.benchmarks.realtime_probes import (
+    DirectSender,
+    LagSeries,
+    realtime_rows,
+    realtime_summary,
+    rows_since,
+    sample_lag,
+    seeded_stream,
+)
+from apps.benchmarks.sampler import ResourceSampler, supervised
+from apps.seeders.realtime_generator import run_default
+from apps.verify import Target, verify
+from collect.pools import Pools, build_pools
+from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load
+from kafka.consumers import CONSUMERS
+
+app = typer.Typer(add_completion=False, help=__doc__)
+
+
+@dataclass
+class Setup:
+    """One run: where each side writes, what ON reconciles, and (own pipeline) its consumers."""
+
+    off_url: str
+    on_url: str
+    targets: list[Target]
+    topics: dict[str, str]
+    fleet: scratch.ConsumerFleet | None
+    runtime: object | None
+
+    @property
+    def groups(self) -> dict[str, str]:
+        return {t.topic: t.group_id for t in self.targets}
+
+
+def run_realtime(
+    kafka: KafkaSettings,
+    database_url: str,
+    runtime: object | None = None,
+    duration_s: float = 300,
+    instances: int = 3,
+    catalogue: int = 300,
+    live: bool = False,
+    lag_every_s: float = 2.0,
+    generator: GeneratorSettings | None = None,
+    out_dir: Path | None = None,
+    console: Console | None = None,
+) -> tuple[Path, Path, list[Measurement]]:
+    """Run both modes at once; returns the CSV, the chart and the measurements."""
+    console, generator = console or Console(), generator or GeneratorSettings()
+    options = {"benchmark": "realtime", "duration_s": duration_s, "instances": instances, "live": live}
+    machine = machine_info(kafka, database_url, options)
+    tag = f"rt_{uuid.uuid4().hex[:8]}"
+    with (
+        scratch.scratch_schema(database_url, f"{tag}_off") as off_url,
+        nullcontext(database_url) if live else scratch.scratch_schema(database_url, f"{tag}_on") as on_url,
+        nullcontext({}) if live else scratch.scratch_topics(kafka, tag.replace("_", "-")) as topics,
+    ):
+        fleet = None if live else scratch.ConsumerFleet(kafka, on_url, topics, instances)
+        targets = fleet.targets() if fleet else [Target.production(s) for s in CONSUMERS.values()]
+        setup = Setup(off_url, on_url, targets, topics, fleet, runtime)
+        try:
+            latencies, lag, facts, usage = _measure(
+                kafka,
+                setup,
+                build_pools(generator.locale, generator.seed),
+                generator.seed,
+                catalogue,
+                duration_s,
+                lag_every_s,
+                console,
+            )
+        finally:
+            if fleet:
+                fleet.stop()
+    rows = realtime_rows(latencies, lag, usage, facts)
+    csv_path = write_csv(report_path("realtime", out_dir), "realtime", rows, machine)
+    with csv_path.with_name(csv_path.stem + "_lag.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["seconds", "group", "lag"])
+        writer.writerows((round(t, 2), group, n) for group, points in lag.items() for t, n in points)
+    chart = realtime_chart(latencies, lag, csv_path.with_suffix(".png"))
+    console.print(realtime_summary(rows, machine), markup=False, highlight=False, soft_wrap=True)
+    console.print(f"report: {csv_path}\nchart:  {chart}")
+    return csv_path, chart, rows
+
+
+def _measure(
+    kafka: KafkaSettings,
+    setup: Setup,
+    pools: Pools,
+    seed: int,
+    catalogue: int,
+    duration_s: float,
+    lag_every_s: float,
+    console: Console,
+) -> tuple[dict, LagSeries, dict, dict]:
+    """Seed both sides, run both schedules for ``duration_s``, drain, verify, read the rows."""
+    off_stream, off_seed = seeded_stream(pools, seed, catalogue)
+    seeding = BatchedWriter(setup.off_url)
+    for event in off_seed:
+        seeding.handle(event)
+    seeding.finish(60)
+    direct, stop, lag = SingleRowWriter(setup.off_url), threading.Event(), {}
+    schedules = [(off_stream, DirectSender(direct, off_stream))]
+    publisher = None
+    if setup.fleet is not None:  # own pipeline: consumers up, catalogue published and applied first
+        setup.fleet.start()
+        on_stream, on_seed = seeded_stream(pools, seed, catalogue)
+        publisher = KafkaPublisher(kafka, setup.topics, [on_seed[0], on_seed[-1]], on_stream.catalogue.acknowledge)
+        for event in on_seed:
+            publisher.handle(event)
+        publisher.producer.flush(60)
+        wait_caught_up(kafka, setup.groups, 120)
+        schedules.append((on_stream, publisher.producer))
+    threads = [
+        threading.Thread(target=run_default, args=(s, p, stop, random.Random(seed)), daemon=True) for s, p in schedules
+    ]
+    threads.append(
+        threading.Thread(target=sample_lag, args=(kafka, setup.targets, lag_every_s, stop, lag), daemon=True)
+    )
+    consumers = setup.fleet.pids if setup.fleet else supervised(setup.runtime, r".+-consumer-\d")
+    components = {
+        "app": lambda: [os.getpid()],
+        "consumers": consumers,
+        "kafka": supervised(setup.runtime, r"kafka-\d"),
+        "postgres": supervised(setup.runtime, "postgres"),
+    }
+    since = datetime.now(UTC)
+    with ResourceSampler(components) as sampler, bench_progress(console, int(duration_s)) as progress:
+        progress.describe("realtime: ON and OFF")
+        for thread in threads:
+            thread.start()
+        for _ in range(int(duration_s)):
+            time.sleep(1)
+            progress.advance(1)
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        if publisher is not None:
+            publisher.finish(60)
+        caught_up = wait_caught_up(kafka, setup.groups, 120)
+    direct.finish(10)
+    facts = {("on_kafka", "caught_up"): int(caught_up), ("off_direct", "errors"): direct.errors}
+    if setup.fleet is not None:  # live: the generator service keeps publishing, verify would race it
+        facts[("on_kafka", "verify_ok")] = int(verify(kafka, setup.on_url, setup.targets).ok)
+    latencies = {"off_direct": rows_since(setup.off_url, since), "on_kafka": rows_since(setup.on_url, since)}
+    return latencies, lag, facts, sampler.usage
+
+
+@app.command()
+def main(
+    duration: float = typer.Option(300, min=5, help="seconds at the realtime rates"),
+    short: bool = typer.Option(False, help="CI size: 20 s, one consumer per entity"),
+    instances: int = typer.Option(3, min=1, max=3, help="consumer processes per entity (ON)"),
+    live: bool = typer.Option(False, help="measure the runtime's running services (make start-all) as ON"),
+    lag_every: float = typer.Option(2.0, min=0.5, help="seconds between lag samples"),
+) -> None:
+    """Run against the runtime's services; ``--live`` needs ``make start-all`` first."""
+    kafka, database, generator = load(KafkaSettings), load(DatabaseSettings), load(GeneratorSettings)
+    runtime = local_runtime(database)  # type: ignore[arg-type]
+    url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
+    duration, instances = (20, 1) if short else (duration, instances)
+    run_realtime(kafka, url, runtime, duration, instances, live=live, lag_every_s=lag_every, generator=generator)  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    app()

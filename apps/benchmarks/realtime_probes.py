@@ -1,0 +1,129 @@
+"""Pieces of the realtime benchmark: the direct-write stand-in, the lag sampler, rows and summary."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import text
+
+from apps.benchmarks.common import Measurement, fmt, percentiles
+from apps.benchmarks.handlers import SingleRowWriter
+from apps.benchmarks.sampler import Usage
+from apps.verify import Target
+from collect.clock import VersionClock
+from collect.pools import Pools
+from collect.stream import RealtimeStream
+from common.events import Event
+from common.settings import KafkaSettings
+from database.database import make_engine
+from database.models import TABLES
+from kafka.offsets import partition_offsets
+from kafka.producer.producer import DeliveryStats
+
+LagSeries = dict[str, list[tuple[float, int]]]
+
+
+class DirectSender:
+    """Stands in for the producer in ``run_default``: each ``send`` is a committed transaction."""
+
+    def __init__(self, writer: SingleRowWriter, stream: RealtimeStream) -> None:
+        self.writer, self.stream = writer, stream
+        self.stats = DeliveryStats()  # run_default logs these
+
+    def send(self, event: Event) -> None:
+        self.stats.sent += 1
+        if self.writer.handle(event):
+            self.stats.acked += 1
+            self.stream.catalogue.acknowledge(event)  # a new user can order once it is stored
+        else:
+            self.stats.failed += 1
+
+    def poll(self, timeout: float = 0) -> int:
+        time.sleep(timeout)
+        return 0
+
+
+def seeded_stream(pools: Pools, seed: int, catalogue: int) -> tuple[RealtimeStream, list[Event]]:
+    """A realtime stream and its catalogue (users, twice as many products), as the seeder makes it."""
+    stream = RealtimeStream(pools, seed, VersionClock(), live_seed=seed)
+    seeded = [*stream.users.catalogue(catalogue), *stream.products.catalogue(2 * catalogue)]
+    for event in seeded:
+        stream.catalogue.acknowledge(event)
+    return stream, seeded
+
+
+def rows_since(url: str, since: datetime) -> list[float]:
+    """End-to-end seconds (``applied_at - produced_at``) of every row produced after ``since``."""
+    engine = make_engine(url, pool_size=1)
+    query = "SELECT extract(epoch FROM applied_at - produced_at) FROM {} WHERE produced_at >= :since"
+    try:
+        with engine.connect() as conn:
+            return [float(s) for t in TABLES for (s,) in conn.execute(text(query.format(t)), {"since": since})]
+    finally:
+        engine.dispose()
+
+
+def sample_lag(
+    kafka: KafkaSettings, targets: Sequence[Target], every_s: float, stop: threading.Event, series: LagSeries
+) -> None:
+    """Thread body: each group's lag every ``every_s`` seconds until ``stop``."""
+    start = time.monotonic()
+    while not stop.wait(every_s):
+        for target in targets:
+            try:
+                lag = sum(p.lag for p in partition_offsets(kafka, target.topic, target.group_id))
+            except Exception:  # a slow coordinator: skip this point
+                continue
+            series.setdefault(target.group_id, []).append((time.monotonic() - start, lag))
+
+
+def realtime_rows(
+    latencies: Mapping[str, list[float]],
+    lag: LagSeries,
+    usage: Mapping[str, Usage],
+    facts: Mapping[tuple[str, str], int],
+) -> list[Measurement]:
+    """Latency distribution per mode, lag, the given facts ((mode, metric) -> n), CPU and memory."""
+    rows = []
+    for mode, values in latencies.items():
+        cuts = percentiles(values, (50, 95, 99)) | {100: max(values, default=float("nan"))}
+        rows.append(Measurement("realtime", mode, "rows", len(values), "rows"))
+        rows += [
+            Measurement("realtime", mode, f"e2e_latency_{'max' if c == 100 else f'p{c}'}", v * 1000, "ms")
+            for c, v in cuts.items()
+        ]
+    points = [n for series in lag.values() for _, n in series]
+    rows.append(Measurement("realtime", "on_kafka", "lag_max", max(points, default=0), "messages"))
+    rows += [Measurement("realtime", mode, metric, value) for (mode, metric), value in facts.items()]
+    for component, samples in usage.items():
+        if samples.cpu:
+            rows += [
+                Measurement("realtime", "both", f"cpu_{component}", samples.cpu_mean, "% of a core"),
+                Measurement("realtime", "both", f"rss_{component}", samples.rss_peak_mb, "MB"),
+            ]
+    return rows
+
+
+def realtime_summary(rows: Sequence[Measurement], machine: Mapping[str, object]) -> str:
+    """Markdown: latency per mode and the 100 ms goal."""
+    v = {(r.mode, r.metric): r.value for r in rows}
+    lines = [
+        f"## Realtime rates, ON vs OFF ({machine['cpu_count']} CPUs, load {machine['load_avg_1m']} at start)",
+        "",
+        "| mode | rows | e2e p50 | e2e p95 | e2e p99 | max |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for mode in ("off_direct", "on_kafka"):
+        cells = [fmt(float(v[(mode, f"e2e_latency_{m}")]), "ms") for m in ("p50", "p95", "p99", "max")]
+        lines.append(f"| {mode} | {v[(mode, 'rows')]} | " + " | ".join(cells) + " |")
+    p99, ok = float(v[("on_kafka", "e2e_latency_p99")]), v.get(("on_kafka", "verify_ok"))
+    checked = "n/a (live: stop the producer, then make verify)" if ok is None else "ok" if ok else "FAILED"
+    lines += [
+        "",
+        f"- [{'PASS' if p99 <= 100 else 'MISS'}] realtime e2e p99 <= 100 ms (ON): {fmt(p99, 'ms')};"
+        f" lag max {v[('on_kafka', 'lag_max')]}, verify {checked}",
+    ]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,168 @@
+"""Isolated places for one benchmark scenario: a PostgreSQL schema, three topics, consumer processes.
+
+Each ON scenario gets its own topics, consumer groups and schema, so ``verify`` can check it on
+its own; each OFF scenario gets its own schema. Everything is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import ConsumerGroupState, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+from sqlalchemy import text
+
+from apps.verify import Target
+from common.settings import PROJECT_ROOT, KafkaSettings
+from database.database import make_engine
+from database.models import Base
+from kafka.config import client_config
+from kafka.consumers import CONSUMERS
+from kafka.topics import ENTITY_TOPICS
+
+ENTITIES = tuple(CONSUMERS)  # users, products, orders
+
+
+def schema_url(database_url: str, schema: str) -> str:
+    """The URL with ``search_path`` set to ``schema`` (unqualified table names resolve there)."""
+    return f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def scratch_schema(database_url: str, schema: str) -> Iterator[str]:
+    """A schema holding the three entity tables; yields its URL and drops it afterwards."""
+    engine = make_engine(database_url, pool_size=1)
+    url = schema_url(database_url, schema)
+    with engine.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    scoped = make_engine(url, pool_size=1)
+    try:
+        Base.metadata.create_all(scoped)
+        yield url
+    finally:
+        scoped.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()
+
+
+@contextmanager
+def scratch_topics(kafka: KafkaSettings, prefix: str) -> Iterator[dict[str, str]]:
+    """``{entity: "<prefix>-<entity>"}`` plus their ``-dlq`` topics, configured like production."""
+    names = {spec.name: f"{prefix}-{spec.name}" for spec in ENTITY_TOPICS}
+    admin = AdminClient(client_config(kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
+    new = [
+        NewTopic(f"{names[spec.name]}{suffix}", spec.partitions, spec.replication_factor, config=spec.config)
+        for spec in ENTITY_TOPICS
+        for suffix in ("", "-dlq")
+    ]
+    for future in admin.create_topics(new, operation_timeout=30).values():
+        future.result(timeout=60)
+    while not {t.topic for t in new} <= set(admin.list_topics(timeout=10).topics):
+        time.sleep(0.2)  # metadata lags a fresh topic
+    try:
+        yield names
+    finally:
+        admin.delete_topics([t.topic for t in new], operation_timeout=30)
+
+
+@dataclass
+class ConsumerFleet:
+    """``instances`` consumer_runner processes per entity, on the scratch topics and schema."""
+
+    kafka: KafkaSettings
+    database_url: str
+    topics: dict[str, str]
+    instances: int = 1
+    processes: list[subprocess.Popen] = field(default_factory=list)
+    log_path: Path = field(default_factory=lambda: Path(tempfile.mkstemp(prefix="bench-consumers-", suffix=".log")[1]))
+
+    def group_id(self, entity: str) -> str:
+        return f"{self.topics[entity]}-group"
+
+    def targets(self) -> list[Target]:
+        """What ``verify`` reconciles for this fleet."""
+        return [Target(CONSUMERS[e], self.topics[e], self.group_id(e), f"{self.topics[e]}-dlq") for e in ENTITIES]
+
+    def start(self, timeout_s: float = 90) -> None:
+        """Start the members and wait until every group is stable with all partitions assigned.
+
+        On failure (or Ctrl-C) the members already started are stopped before the error propagates.
+        """
+        try:
+            self._start(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, timeout_s: float) -> None:
+        env = os.environ | {
+            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.kafka.bootstrap_servers,
+            "PIPELINE_DATABASE_URL": self.database_url,
+        }
+        log = self.log_path.open("ab")
+        for entity in ENTITIES:
+            for instance in range(1, self.instances + 1):
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "apps.runners.consumer_runner",
+                    "--group",
+                    entity,
+                    "--instance",
+                    str(instance),
+                    "--topic",
+                    self.topics[entity],
+                    "--group-id",
+                    self.group_id(entity),
+                    "--dlq-topic",
+                    f"{self.topics[entity]}-dlq",
+                    "--log-level",
+                    "WARNING",
+                ]
+                self.processes.append(subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log))
+        deadline = time.monotonic() + timeout_s
+        pending = set(ENTITIES)
+        admin = AdminClient(client_config(self.kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
+        while pending:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
+                raise RuntimeError(f"consumers did not join their groups; see {self.log_path}")
+            for entity in list(pending):
+                if self._assigned(admin, entity) == CONSUMERS[entity].topic.partitions:
+                    pending.discard(entity)
+            time.sleep(0.5)
+
+    def _assigned(self, admin: AdminClient, entity: str) -> int:
+        """Partitions assigned in the group once it is stable (0 while it forms)."""
+        future = admin.describe_consumer_groups([self.group_id(entity)], request_timeout=5)[self.group_id(entity)]
+        try:
+            group = future.result()
+        except KafkaException:  # the coordinator is still loading the new group
+            return 0
+        if group.state != ConsumerGroupState.STABLE:
+            return 0
+        return sum(len(m.assignment.topic_partitions) for m in group.members)
+
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes if p.poll() is None]
+
+    def stop(self) -> None:
+        """SIGTERM: each member finishes its batch, commits and leaves the group."""
+        for process in self.processes:
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        self.processes.clear()

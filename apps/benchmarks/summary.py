@@ -1,0 +1,97 @@
+"""The short Markdown summary printed at the end of a run, with the issue's goals checked."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from apps.benchmarks.charts import lookup
+from apps.benchmarks.common import Measurement, fmt
+
+KAFKA_COLUMNS = (
+    ("app_throughput", "app events/s", ""),
+    ("app_latency_p99", "app p99", "ms"),
+    ("e2e_throughput", "e2e events/s", ""),
+    ("e2e_latency_p50", "e2e p50", "ms"),
+    ("e2e_latency_p99", "e2e p99", "ms"),
+    ("errors", "errors", ""),
+    ("lost_events", "lost", ""),
+    ("verify_ok", "verify", ""),
+)
+
+
+def table(rows: Sequence[Measurement], columns: Sequence[tuple[str, str, str]]) -> list[str]:
+    """One Markdown row per scenario x mode."""
+    values = lookup(rows)
+    pairs = list(dict.fromkeys((r.scenario, r.mode) for r in rows))
+    lines = ["| scenario | mode | " + " | ".join(h for _, h, _ in columns) + " |"]
+    lines.append("|---|---|" + "---:|" * len(columns))
+    for scenario, mode in pairs:
+        cells = []
+        for metric, _, unit in columns:
+            value = values.get((scenario, mode, metric))
+            cells.append(
+                "" if value is None else ("ok" if value else "FAIL") if metric == "verify_ok" else fmt(value, unit)
+            )
+        lines.append(f"| {scenario} | {mode} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def goal(label: str, passed: bool | None, detail: str) -> str:
+    mark = "n/a " if passed is None else "PASS" if passed else "MISS"
+    return f"- [{mark}] {label}: {detail}"
+
+
+def kafka_goals(rows: Sequence[Measurement]) -> list[str]:
+    """The issue's goals for ``make benchmark-kafka``."""
+    v = lookup(rows)
+    nan = float("nan")
+    on_app, single_app = (
+        v.get(("steady", "on_kafka", "app_throughput"), nan),
+        v.get(("steady", "off_single", "app_throughput"), nan),
+    )
+    on_p99, single_p99 = (
+        v.get(("steady", "on_kafka", "app_latency_p99"), nan),
+        v.get(("steady", "off_single", "app_latency_p99"), nan),
+    )
+    on_e2e, batched_e2e = (
+        v.get(("steady", "on_kafka", "e2e_throughput"), nan),
+        v.get(("steady", "off_batched", "e2e_throughput"), nan),
+    )
+    ratio = on_app / single_app if single_app else nan
+    lines = [
+        goal(
+            "ON app throughput >= 20x OFF single-row (steady)",
+            ratio >= 20 if ratio == ratio else None,
+            f"{fmt(on_app)} vs {fmt(single_app)} events/s = {fmt(ratio)}x",
+        ),
+        goal(
+            "ON app p99 lower than OFF single-row (steady)",
+            on_p99 < single_p99 if on_p99 == on_p99 else None,
+            f"{fmt(on_p99, 'ms')} vs {fmt(single_p99, 'ms')}",
+        ),
+        goal(
+            "ON e2e throughput >= OFF batched (steady)",
+            on_e2e >= batched_e2e if on_e2e == on_e2e else None,
+            f"{fmt(on_e2e)} vs {fmt(batched_e2e)} events/s",
+        ),
+    ]
+    if ("outage", "on_kafka", "outage_ratio") in v:
+        lost = v[("outage", "on_kafka", "lost_events")] + v[("outage", "on_kafka", "rows_mismatched")]
+        kept = v[("outage", "on_kafka", "outage_ratio")]
+        single_lost = v.get(("outage", "off_single", "lost_events"), nan)
+        lines += [
+            goal(
+                "outage: zero events lost ON",
+                lost == 0 and v.get(("outage", "on_kafka", "verify_ok")) == 1,
+                f"lost {fmt(lost)}, verify {'ok' if v.get(('outage', 'on_kafka', 'verify_ok')) else 'FAILED'}"
+                f" (OFF single-row lost {fmt(single_lost)})",
+            ),
+            goal("outage: ON app throughput within 10% of steady", kept >= 0.9, f"during/before = {kept:.1%}"),
+        ]
+    return lines
+
+
+def kafka_summary(rows: Sequence[Measurement], machine: Mapping[str, object]) -> str:
+    """Markdown: the table, the goals and the machine."""
+    head = [f"## Kafka ON vs OFF ({machine['cpu_count']} CPUs, load {machine['load_avg_1m']} at start)", ""]
+    return "\n".join([*head, *table(rows, KAFKA_COLUMNS), "", "Goals:", *kafka_goals(rows)]) + "\n"

@@ -1,0 +1,109 @@
+"""The comparison benchmarks in short mode, against the session's real Kafka and PostgreSQL.
+
+No speed is asserted: the tests check that a run produces a complete report (every column,
+scenario, mode and metric), a chart that opens, and that every ON scenario reconciles with
+``verify`` (including the one where PostgreSQL is stopped in the middle).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import replace
+from pathlib import Path
+
+import matplotlib.image
+import pytest
+
+from apps.benchmarks.common import COLUMNS, Measurement, percentiles, write_csv
+from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
+from apps.benchmarks.load import Phase, entity_stream, release_times
+from apps.benchmarks.realtime_comparison import run_realtime
+
+pytestmark = pytest.mark.slow
+COMMON_METRICS = {
+    "events",
+    "accepted",
+    "errors",
+    "lost_events",
+    "rows_mismatched",
+    "app_throughput",
+    "app_latency_p50",
+    "app_latency_p95",
+    "app_latency_p99",
+    "e2e_throughput",
+    "e2e_latency_p50",
+    "e2e_latency_p95",
+    "e2e_latency_p99",
+    "cpu_app",
+    "rss_app",
+}
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        assert tuple(reader.fieldnames or ()) == COLUMNS
+        return list(reader)
+
+
+def _assert_png(path: Path) -> None:
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+# --- pure helpers ---------------------------------------------------------------------------------
+def test_release_times_follow_the_phases() -> None:
+    times = release_times([Phase(2, 10), Phase(1, 100)])
+    assert len(times) == 120
+    assert times[19] == pytest.approx(1.9) and times[20] == pytest.approx(2.0) and times[-1] < 3
+
+
+def test_percentiles_and_csv(tmp_path: Path) -> None:
+    assert percentiles([5.0]) == {50: 5.0, 95: 5.0, 99: 5.0}
+    assert percentiles(list(range(101)))[99] == pytest.approx(99)
+    path = write_csv(tmp_path / "benchmark_x_1.csv", "x", [Measurement("s", "m", "metric", 1.5, "u")], {"cpu_count": 2})
+    assert _rows(path)[0]["value"] == "1.5"
+
+
+def test_the_stream_is_reproducible() -> None:
+    first, second = entity_stream("en_US", 7, 20, 200), entity_stream("en_US", 7, 20, 200)
+    assert len(first) == 200 and [e.event_id for e in first] == [e.event_id for e in second]
+
+
+# --- short runs against the real services ---------------------------------------------------------
+def test_kafka_comparison_short(runtime, kafka_settings, database_url, tmp_path: Path) -> None:  # noqa: ANN001
+    sizes = replace(SHORT, events=1_500, burst_s=3, outage_s=4, margin_s=2)
+    result = run_comparison(kafka_settings, database_url, runtime, sizes, out_dir=tmp_path)
+    rows = _rows(result.csv)
+    scenarios = SCENARIOS if getattr(runtime, "supervisor", None) is not None else ("steady", "burst")
+    assert {r["scenario"] for r in rows} == set(scenarios)
+    for scenario in scenarios:
+        for mode in MODES:
+            metrics = {r["metric"]: r["value"] for r in rows if r["scenario"] == scenario and r["mode"] == mode}
+            assert metrics.keys() >= COMMON_METRICS, (scenario, mode, COMMON_METRICS - metrics.keys())
+            if mode == "on_kafka":
+                assert metrics["verify_ok"] == "1", f"verify failed after ON {scenario}"
+                assert metrics["lost_events"] == "0" and metrics["rows_mismatched"] == "0"
+    assert all(r["cpu_count"] and r["postgres"] and r["settings"] for r in rows)
+    _assert_png(result.chart)
+    assert "Goals:" in result.summary
+
+
+def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_path: Path) -> None:  # noqa: ANN001
+    csv_path, chart, _ = run_realtime(
+        kafka_settings,
+        database_url,
+        runtime,
+        duration_s=12,
+        instances=1,
+        catalogue=100,
+        lag_every_s=1,
+        out_dir=tmp_path,
+    )
+    rows = _rows(csv_path)
+    metrics = {(r["mode"], r["metric"]): r["value"] for r in rows}
+    for mode in ("off_direct", "on_kafka"):
+        assert {(mode, "rows"), (mode, "e2e_latency_p50"), (mode, "e2e_latency_p99")} <= metrics.keys()
+    assert metrics[("on_kafka", "verify_ok")] == "1"
+    assert csv_path.with_name(csv_path.stem + "_lag.csv").exists()
+    _assert_png(chart)
