@@ -40,6 +40,7 @@ from kafka.offsets import partition_offsets
 from kafka.sinks.postgres import PostgresSink, event_row
 
 ORDERS = TABLES["orders"]
+ROUNDS = 3
 
 
 def _events(rows: int) -> list:
@@ -106,10 +107,17 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
             proc.terminate()
         for proc in procs:
             proc.wait(30)
+    # Steady state only: the middle 80% of rows by applied_at, so process start-up and the joins
+    # of a group's members (rebalances) do not count against the group.
     with engine.connect() as conn:
-        span = conn.execute(text("SELECT extract(epoch FROM max(applied_at) - min(applied_at)) FROM orders"))
+        span = conn.execute(
+            text(
+                "SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at))"
+                " - percentile_cont(0.1) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at)) FROM orders"
+            )
+        )
         seconds = float(span.scalar_one() or 0)
-    return rows / seconds if seconds else float("nan")
+    return 0.8 * rows / seconds if seconds else float("nan")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,10 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upgrade(url)
         events = _events(args.rows)
-        copy_rate = raw_copy(engine, events)
+        # Best of ROUNDS for each in-process measurement: on a shared 2-core machine the best round is
+        # the one least disturbed by the brokers and other processes.
+        copy_rate = max(raw_copy(engine, events) for _ in range(ROUNDS))
         results.append(("raw COPY (ceiling)", copy_rate))
         for method in ("copy", "values"):
-            fresh, redelivery = sink_rates(url, engine, events, args.batch, method)  # type: ignore[arg-type]
+            rounds = [sink_rates(url, engine, events, args.batch, method) for _ in range(ROUNDS)]  # type: ignore[arg-type]
+            fresh, redelivery = max(r[0] for r in rounds), max(r[1] for r in rounds)
             results += [(f"sink {method}: fresh inserts", fresh), (f"sink {method}: pure redelivery", redelivery)]
         if not args.no_kafka:
             admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(30)
