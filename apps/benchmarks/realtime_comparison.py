@@ -162,6 +162,8 @@ def _measure(
         "consumers": consumers,
         "kafka": supervised(setup.runtime, r"kafka-\d"),
         "postgres": supervised(setup.runtime, "postgres"),
+        "producer": supervised(setup.runtime, "producer"),  # --live: the generator service
+        "console": supervised(setup.runtime, "kafka-ui"),
     }
     since = datetime.now(UTC)
     with ResourceSampler(components) as sampler, bench_progress(console, int(duration_s)) as progress:

@@ -132,18 +132,22 @@ class ConsumerFleet:
                 self.processes.append(subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=log))
         deadline = time.monotonic() + timeout_s
         pending = set(ENTITIES)
-        admin = AdminClient(client_config(self.kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
         while pending:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                 raise RuntimeError(f"consumers did not join their groups; see {self.log_path}")
             for entity in list(pending):
-                if self._assigned(admin, entity) == CONSUMERS[entity].topic.partitions:
+                if self._assigned(entity) == CONSUMERS[entity].topic.partitions:
                     pending.discard(entity)
             time.sleep(0.5)
 
-    def _assigned(self, admin: AdminClient, entity: str) -> int:
-        """Partitions assigned in the group once it is stable (0 while it forms)."""
-        future = admin.describe_consumer_groups([self.group_id(entity)], request_timeout=5)[self.group_id(entity)]
+    def _assigned(self, entity: str) -> int:
+        """Partitions assigned in the group once it is stable (0 while it forms).
+
+        A fresh admin client per call: reusing one across timed-out DescribeGroups requests can
+        abort the process inside librdkafka (confluentinc/librdkafka#4605).
+        """
+        admin = AdminClient(client_config(self.kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
+        future = admin.describe_consumer_groups([self.group_id(entity)], request_timeout=10)[self.group_id(entity)]
         try:
             group = future.result()
         except KafkaException:  # the coordinator is still loading the new group
