@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, text
 from apps.runtime.checks import free_port
 from apps.runtime.detect import docker_engine_available
 from apps.runtime.local import LocalRuntime
+from apps.runtime.reaper import start_reaper
 from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings
 from database.database import make_engine
 from database.migrate import upgrade
@@ -92,6 +93,7 @@ def runtime() -> Iterator[LocalRuntime]:
     """The session's services; also exports their addresses as PIPELINE_* variables."""
     base = Path(tempfile.mkdtemp(prefix="pipeline-test-"))
     base.chmod(0o755)  # PostgreSQL runs as an unprivileged user when we are root
+    reaper = start_reaper(base)  # cleans up even if this session aborts before its teardown
     services = _choose_services(base)
     local = isinstance(services, LocalRuntime)
     bootstrap = services.cluster.bootstrap_servers if local else services.bootstrap_servers
@@ -104,6 +106,8 @@ def runtime() -> Iterator[LocalRuntime]:
         os.environ.clear()
         os.environ.update(saved)
         services.down()
+        reaper.kill()
+        reaper.wait()
         shutil.rmtree(base, ignore_errors=True)
 
 
