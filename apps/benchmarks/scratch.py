@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import ConsumerGroupState, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import text
 
@@ -25,6 +24,7 @@ from apps.verify import Target
 from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from database.models import Base
+from kafka.admin.inspect import group_members
 from kafka.config import client_config
 from kafka.consumers import CONSUMERS
 from kafka.topics import ENTITY_TOPICS
@@ -143,18 +143,16 @@ class ConsumerFleet:
     def _assigned(self, entity: str) -> int:
         """Partitions assigned in the group once it is stable (0 while it forms).
 
-        A fresh admin client per call: reusing one across timed-out DescribeGroups requests can
-        abort the process inside librdkafka (confluentinc/librdkafka#4605).
+        ``group_members`` describes the group in a child process: librdkafka's coordinator
+        requests can abort their process (confluentinc/librdkafka#4605), never this one.
         """
-        admin = AdminClient(client_config(self.kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
-        future = admin.describe_consumer_groups([self.group_id(entity)], request_timeout=10)[self.group_id(entity)]
         try:
-            group = future.result()
-        except KafkaException:  # the coordinator is still loading the new group
+            group = group_members(self.kafka, self.group_id(entity))
+        except RuntimeError:  # the coordinator is still loading the new group
             return 0
-        if group.state != ConsumerGroupState.STABLE:
+        if group["state"] != "stable":
             return 0
-        return sum(len(m.assignment.topic_partitions) for m in group.members)
+        return sum(len(partitions) for partitions in group["members"].values())
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]

@@ -1,7 +1,7 @@
 """Consumer-group membership through a child process, so a librdkafka abort never ends the console.
 
 There is no consumer-side way to read a group's members, so DescribeConsumerGroups stays, but
-it runs in ``apps/console/membership_worker.py`` (see there for librdkafka #4605). Each call is
+it runs in ``kafka/admin/membership_worker.py`` (see there for librdkafka #4605). Each call is
 time-boxed; when the child dies or hangs it is killed, the answer says membership is
 temporarily unavailable, the last description of each group is served marked ``stale``, and
 a later call (at most every ``restart_after_s``) starts a new child.
@@ -47,7 +47,7 @@ class Membership:
         self.timeout_s = timeout_s
         self.start_timeout_s = start_timeout_s
         self.restart_s = restart_s
-        self.child = JsonChild("apps.console.membership_worker")
+        self.child = JsonChild("kafka.admin.membership_worker")
         self._failed_at = float("-inf")
         self._failure = ""
         self._last: dict[str, tuple[dict[str, Any], float]] = {}  # group -> (description, monotonic time)

@@ -8,6 +8,10 @@ processes should not depend on them for anything but membership.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 from confluent_kafka.admin import AdminClient
 
 from common.settings import KafkaSettings
@@ -25,11 +29,26 @@ def brokers(settings: KafkaSettings, timeout_s: float = 5) -> list[dict]:
 
 
 def group_members(settings: KafkaSettings, group: str, timeout_s: float = 10) -> dict:
-    """State and members (client id -> assigned partitions) of one consumer group."""
-    client = admin(settings)  # keep a reference: the future dies with its client
-    description = client.describe_consumer_groups([group], request_timeout=timeout_s)[group].result()
+    """State and members (client id -> assigned partitions) of one consumer group.
+
+    DescribeConsumerGroups runs in a child process (``kafka/admin/membership_worker.py``): if
+    librdkafka aborts it (#4605) while a broker dies, only the child goes, and this raises.
+    """
+    request = json.dumps(client_config(settings, "pipeline-inspect") | {"log_level": 3}) + "\n"
+    request += json.dumps({"groups": [group], "timeout_s": timeout_s}) + "\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "kafka.admin.membership_worker"],
+        input=request, capture_output=True, text=True, timeout=timeout_s + 30, check=False,
+    )  # fmt: skip
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    if result.returncode != 0 or not answers or "groups" not in answers[-1]:
+        reason = answers[-1].get("error") if answers else f"exit {result.returncode}"
+        raise RuntimeError(f"describing group {group} failed: {reason}")
+    description = answers[-1]["groups"][group]
+    if description.get("error"):
+        raise RuntimeError(f"describing group {group} failed: {description['error']}")
     members = {
-        m.client_id or m.member_id: sorted(f"{tp.topic}[{tp.partition}]" for tp in m.assignment.topic_partitions)
-        for m in description.members
+        m["client_id"] or m["member_id"]: sorted(f"{topic}[{partition}]" for topic, partition in m["assignment"])
+        for m in description["members"]
     }
-    return {"group": group, "state": str(description.state.name).lower(), "members": members}
+    return {"group": group, "state": description["state"], "members": members}
