@@ -87,17 +87,17 @@ test: $(STAMP) ## Run the test suite (starts its own Kafka and PostgreSQL)
 lint: $(STAMP) ## ruff
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 
-benchmark-kafka: $(STAMP) ## Kafka ON vs OFF, CSV and chart in reports/
-	@$(MANAGE) benchmark kafka
+benchmark-kafka: $(STAMP) ## Kafka ON vs OFF, CSV and chart in reports/ (ARGS=--short for a quick run)
+	@$(MANAGE) benchmark kafka $(ARGS)
 
 benchmark-realtime: $(STAMP) ## Realtime rates, latency and lag over time, ON vs OFF
-	@$(MANAGE) benchmark realtime
+	@$(MANAGE) benchmark realtime $(ARGS)
 
 benchmark-producer: $(STAMP) ## Producer wrapper vs raw confluent-kafka
-	@$(MANAGE) benchmark producer
+	@$(MANAGE) benchmark producer $(ARGS)
 
 benchmark-sink: $(STAMP) ## Consumer sink rows/s vs raw COPY
-	@$(MANAGE) benchmark sink
+	@$(MANAGE) benchmark sink $(ARGS)
 
 chaos: $(STAMP) ## Fault scenario under load: make chaos SCENARIO=broker-kill (or all)
 	@$(MANAGE) chaos $(or $(SCENARIO),all) $(CHAOS_ARGS)

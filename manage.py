@@ -314,12 +314,11 @@ def verify() -> None:
     raise typer.Exit(exit_code(report))
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def benchmark(
-    name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")],
-    args: Annotated[list[str] | None, typer.Argument()] = None,
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")]
 ) -> None:
-    """Run a benchmark against the running services and write reports/."""
+    """Run a benchmark against the running services and write reports/ (extra options passed on)."""
     modules = {
         "kafka": "apps.benchmarks.kafka_comparison",
         "realtime": "apps.benchmarks.realtime_comparison",
@@ -329,7 +328,7 @@ def benchmark(
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
     _export(_runtime())
-    _run_module(modules[name], args or [])
+    _run_module(modules[name], ctx.args)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
