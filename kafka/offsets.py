@@ -99,14 +99,27 @@ def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: 
 
 def read_topic(settings: KafkaSettings, topic: str, timeout_s: float = 120.0) -> Iterator[Message]:
     """Every message stored in ``topic`` now, from the beginning up to today's high watermarks."""
-    ends = {p.partition: p.high for p in partition_offsets(settings, topic) if p.high > p.low}
+    offsets = [p for p in partition_offsets(settings, topic) if p.high > p.low]
+    start = {p.partition: p.low for p in offsets}
+    yield from read_range(settings, topic, start, {p.partition: p.high for p in offsets}, timeout_s)
+
+
+def read_range(
+    settings: KafkaSettings, topic: str, start: dict[int, int], end: dict[int, int], timeout_s: float = 120.0
+) -> Iterator[Message]:
+    """Messages of ``topic`` from ``start`` (inclusive) to ``end`` (exclusive), per partition."""
+    ends = {p: e for p, e in end.items() if e > start.get(p, 0)}
+    if not ends:
+        return
     consumer = _reader(settings)
     try:
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
+        consumer.assign([TopicPartition(topic, p, start.get(p, OFFSET_BEGINNING)) for p in ends])
         deadline = time.monotonic() + timeout_s
         while ends:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} took longer than {timeout_s:.0f}s")
+                raise TimeoutError(
+                    f"{topic}: partitions {sorted(ends)} not read to their end offsets in {timeout_s:.0f}s"
+                )
             messages = consumer.consume(10_000, 1.0)
             if not messages:  # skipped offsets (transaction markers): trust the position instead
                 for tp in consumer.position([TopicPartition(topic, p) for p in ends]):

@@ -111,6 +111,24 @@ def runtime() -> Iterator[LocalRuntime]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Disruptive tests (chaos: brokers killed, frozen, restarted) run last, after the tests that
+    need a quiet cluster; the order among the others is unchanged."""
+    items.sort(key=lambda item: item.get_closest_marker("disruptive") is not None)
+
+
+@pytest.fixture
+def healthy_cluster(runtime: LocalRuntime, kafka_settings: KafkaSettings) -> None:
+    """Wait until every broker is registered and every pipeline partition is fully in sync.
+
+    Tests that count brokers or members use it: a broker another test killed may still be
+    rejoining (supervisord restarts it, the controller unfences it a moment later).
+    """
+    from apps.chaos.health import cluster_healthy, wait_for
+
+    wait_for(lambda: cluster_healthy(kafka_settings), 180, "a healthy cluster")
+
+
 @pytest.fixture(scope="session")
 def bootstrap_servers(runtime: LocalRuntime) -> str:
     return os.environ["PIPELINE_KAFKA_BOOTSTRAP_SERVERS"]

@@ -13,7 +13,7 @@ from apps.chaos import SCENARIOS, Chaos, Scenario, run_scenario
 from apps.chaos.health import cluster_healthy
 from apps.chaos.scenarios import sigkill
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
 RATE, DURATION_S, FAULT_S = 100.0, 12.0, 5.0
 
 

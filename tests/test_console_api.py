@@ -68,7 +68,7 @@ def test_healthz_and_openapi(client: TestClient) -> None:
     assert "Pipeline console" in client.get("/").text
 
 
-def test_brokers_match_admin(client: TestClient, bootstrap_servers: str) -> None:
+def test_brokers_match_admin(client: TestClient, bootstrap_servers: str, healthy_cluster: None) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     nodes = admin.describe_cluster(request_timeout=10).result(timeout=15).nodes
     body = client.get("/api/cluster/brokers").json()

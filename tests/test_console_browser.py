@@ -23,7 +23,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 from apps.runtime.checks import free_port
-from common.settings import PROJECT_ROOT
+from common.settings import PROJECT_ROOT, KafkaSettings
 from kafka.topics import CONSUMER_GROUPS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -124,6 +124,9 @@ def pipeline_consumers(runtime: object, bootstrap_servers: str) -> Iterator[int]
     if getattr(runtime, "supervisor", None) is None:
         yield 0
         return
+    from apps.chaos.health import cluster_healthy, wait_for
+
+    wait_for(lambda: cluster_healthy(KafkaSettings(bootstrap_servers=bootstrap_servers)), 180, "a healthy cluster")
     runtime.start_group("consumers")  # type: ignore[attr-defined]
     admin = AdminClient({"bootstrap.servers": bootstrap_servers})
     deadline, members = time.monotonic() + 90, 0

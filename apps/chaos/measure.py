@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Message
 from sqlalchemy import Engine, Table, func, select
 
 from common.settings import KafkaSettings
 from database.database import make_engine
-from kafka.config import consumer_config
 from kafka.consumer import Rejection, decode
 from kafka.consumers import CONSUMERS
-from kafka.offsets import partition_offsets
+from kafka.offsets import partition_offsets, read_range
 
 Offsets = dict[str, dict[int, int]]  # topic -> partition -> offset
 
@@ -36,30 +34,6 @@ Offsets = dict[str, dict[int, int]]  # topic -> partition -> offset
 def high_watermarks(settings: KafkaSettings, topics: list[str]) -> Offsets:
     """Next offset of every partition of each topic."""
     return {t: {p.partition: p.high for p in partition_offsets(settings, t)} for t in topics}
-
-
-def read_range(settings: KafkaSettings, topic: str, start: dict[int, int], end: dict[int, int]) -> Iterator[Message]:
-    """Messages of ``topic`` from ``start`` (inclusive) to ``end`` (exclusive) per partition."""
-    todo = {p: e for p, e in end.items() if e > start.get(p, 0)}
-    if not todo:
-        return
-    consumer = Consumer(consumer_config(settings, f"chaos-reader-{uuid.uuid4().hex[:8]}", "chaos-reader"))
-    try:
-        consumer.assign([TopicPartition(topic, p, start.get(p, 0)) for p in todo])
-        idle = 0
-        while todo and idle < 30:
-            batch = consumer.consume(5_000, 1.0)
-            idle = 0 if batch else idle + 1
-            for message in batch:
-                partition = message.partition()
-                if message.error() is None and partition in todo and message.offset() < todo[partition]:
-                    yield message
-                if partition in todo and message.offset() >= todo[partition] - 1:
-                    del todo[partition]
-        if todo:
-            raise TimeoutError(f"{topic}: partitions {sorted(todo)} not read to their end offsets")
-    finally:
-        consumer.close()
 
 
 @dataclass
