@@ -8,6 +8,7 @@ the members it had before the scenario.
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 import xmlrpc.client
 from collections.abc import Callable
@@ -37,10 +38,22 @@ def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str, interva
         time.sleep(interval_s)
 
 
+def _accepts(host: str, port: int) -> bool:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def cluster_healthy(settings: KafkaSettings, brokers: int = 3) -> bool:
     """All brokers in the metadata, and no pipeline partition leaderless or under-replicated."""
     metadata = AdminClient(client_config(settings, "chaos-health") | {"log_level": 0}).list_topics(timeout=5)
     if len(metadata.brokers) < brokers:
+        return False
+    # Metadata lags a SIGKILL by the broker session timeout (and the ISR by replica.lag.time.max.ms),
+    # so a broker that died a moment ago still looks healthy there: it must also accept connections.
+    if not all(_accepts(b.host, b.port) for b in metadata.brokers.values()):
         return False
     names = {spec.name for spec in ALL_TOPICS}
     return all(
