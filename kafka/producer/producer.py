@@ -81,7 +81,9 @@ class EventProducer:
         for name in topics or {}:
             self._entity_topic(name)
         self._topics = dict(topics or {})
-        conf = producer_config(settings, client_id) | dict(overrides or {})
+        # librdkafka's own log lines go through Python logging (logfmt), not straight to stderr
+        librdkafka_log = {"logger": logging.getLogger("librdkafka")}
+        conf = producer_config(settings, client_id) | librdkafka_log | dict(overrides or {})
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer = Producer(conf)
         self._listener = on_delivery
