@@ -50,7 +50,7 @@ class KafkaSettings(BaseSettings):
     delivery_timeout_ms: int = Field(120_000, ge=1_000)
 
     # consumer knobs (see GUIDE/KAFKA_CONSUMER_GUIDE.md)
-    consumer_batch_size: int = Field(1_000, ge=1, le=100_000)
+    consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
     session_timeout_ms: int = Field(10_000, ge=1_000)
     max_poll_interval_ms: int = Field(300_000, ge=10_000)

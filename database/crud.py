@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Literal
 from uuid import UUID
 
@@ -79,25 +80,52 @@ def _pg_type(target: Table, name: str) -> str:
     return re.sub(r"\(.*\)", "", compiled).strip().lower()
 
 
-def _copy_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
-    """COPY (binary) into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT``."""
+@dataclass(frozen=True)
+class _CopyPlan:
+    """The SQL of a COPY upsert for one table, built once: a batch only streams rows."""
+
+    names: list[str]
+    types: list[str]
+    create: str
+    copy: str
+    upsert: str
+
+
+@cache
+def _copy_plan(target: Table) -> _CopyPlan:
     names = _columns(target)
     stage = f"_stage_{target.name}"
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
-        cur.execute(
-            f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{target.name}" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS'
-        )
-        with cur.copy(f'COPY "{stage}" ({", ".join(names)}) FROM STDIN (FORMAT BINARY)') as copy:
-            copy.set_types([_pg_type(target, n) for n in names])
-            for row in rows:
-                copy.write_row([row[n] for n in names])
     source = table(stage, *(column(n) for n in names))
     # ORDER BY key: concurrent writers lock rows in the same order, so they cannot deadlock.
     ordered = select(*source.c).order_by(source.c[key_of(target)])
-    statement = _guarded(pg_insert(target).from_select(names, ordered), target)
-    return conn.execute(statement, execution_options={"preserve_rowcount": True}).rowcount
+    upsert = _guarded(pg_insert(target).from_select(names, ordered), target)
+    return _CopyPlan(
+        names=names,
+        types=[_pg_type(target, n) for n in names],
+        create=f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{target.name}" INCLUDING DEFAULTS)'
+        " ON COMMIT DELETE ROWS",
+        copy=f'COPY "{stage}" ({", ".join(names)}) FROM STDIN (FORMAT BINARY)',
+        upsert=str(upsert.compile(dialect=postgresql.dialect())),
+    )
+
+
+def _copy_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
+    """COPY (binary) into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+
+    Runs on the driver's cursor with SQL built once per table: at 1,000-row batches, building
+    and compiling the statement each time cost as much as the COPY itself.
+    """
+    plan = _copy_plan(target)
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        cur.execute(plan.create)
+        with cur.copy(plan.copy) as copy:
+            copy.set_types(plan.types)
+            for row in rows:
+                copy.write_row([row[n] for n in plan.names])
+        cur.execute(plan.upsert)
+        return cur.rowcount
 
 
 def _values_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:

@@ -9,11 +9,14 @@ Lifecycle of one batch (the checkpoint decides the order, as in Quix Streams and
    A transient error pauses the partitions and retries the same batch with backoff, polling so
    the member stays in its group; nothing is skipped or committed meanwhile. A terminal error
    isolates the offending record(s) and dead-letters them.
-3. The dead-letter publisher confirms every reject, then offsets ``last + 1`` are committed
-   synchronously. A crash before this point means redelivery, never loss.
+3. The dead-letter publisher confirms every reject, then offsets ``last + 1`` are committed.
+   A crash before this point means redelivery, never loss.
 
-On revoke the in-flight batch is flushed and committed once; if that fails it is dropped and the
-new owner gets it again. ``stop()`` (SIGTERM) finishes the batch, commits, closes.
+Offsets are committed asynchronously during normal running (as Kafka Connect does): the rows are
+already in PostgreSQL, so waiting for the broker would only idle the member, and a lost commit
+only means a harmless redelivery. A failed commit is repeated at the next checkpoint. On revoke
+and on ``stop()`` (SIGTERM) the commit is synchronous: the in-flight batch is flushed and committed
+once; if that fails it is dropped and the new owner gets it again.
 """
 
 from __future__ import annotations
@@ -100,7 +103,10 @@ class BatchConsumer:
         self.batch_size = batch_size or settings.consumer_batch_size
         self.batch_timeout_s = batch_timeout_s or settings.consumer_batch_timeout_s
         self.max_backoff_s = max_backoff_s
-        conf = consumer_config(settings, group_id, client_id) | {"logger": logging.getLogger("librdkafka")}
+        conf = consumer_config(settings, group_id, client_id) | {
+            "logger": logging.getLogger("librdkafka"),
+            "on_commit": self._on_commit,
+        }
         if group_instance_id:
             conf["group.instance.id"] = group_instance_id
         self.consumer = Consumer(conf)
@@ -109,6 +115,8 @@ class BatchConsumer:
         self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits"), 0)
         self._pending: list[tuple[Message, BaseModel]] = []
         self._offsets: dict[tuple[str, int], list[int]] = {}  # (topic, partition) -> [first, last]
+        self._committed: dict[tuple[str, int], int] = {}  # next offset per partition, sent to Kafka
+        self._recommit = False  # an asynchronous commit failed: send the offsets again
         self._stopping = threading.Event()
         self._revocations = 0
         self._stats_at = time.monotonic()
@@ -126,7 +134,7 @@ class BatchConsumer:
                     self._handle(message)
                 self._checkpoint()
                 self._log_stats()
-            self._checkpoint()
+            self._checkpoint(sync=True)
         except BaseException:
             self._drop()  # never commit after an unexpected error: Kafka redelivers
             raise
@@ -177,9 +185,11 @@ class BatchConsumer:
         self.stats["dead_lettered"] += 1
 
     # --- checkpoint -------------------------------------------------------------------------------
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, sync: bool = False) -> None:
         """Write the batch, confirm dead letters, then commit; retry transient failures forever."""
         if not self._offsets:
+            if self._recommit or (sync and self._committed):
+                self._commit(sync)
             return
         revocations, backoff = self._revocations, Backoff(maximum_s=self.max_backoff_s)
         while True:
@@ -198,7 +208,7 @@ class BatchConsumer:
                 self._wait(delay)
                 if self._revocations != revocations:
                     return  # the revoke handler settled (or dropped) this batch
-        self._commit()
+        self._commit(sync)
         self.consumer.resume(self.consumer.assignment())
 
     def _write(self) -> None:
@@ -228,18 +238,30 @@ class BatchConsumer:
             if message is not None:
                 self._handle(message)
 
-    def _commit(self) -> None:
-        offsets = [TopicPartition(t, p, last + 1) for (t, p), (_, last) in self._offsets.items()]
+    def _commit(self, sync: bool = False) -> None:
+        """Commit ``last + 1`` of every partition applied so far (re-sending an offset is harmless)."""
+        for (topic, partition), (_, last) in self._offsets.items():
+            self._committed[(topic, partition)] = last + 1
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._committed.items()]
+        self._recommit = False
         try:
-            for tp in self.consumer.commit(offsets=offsets, asynchronous=False) or []:
-                if tp.error:
-                    self._log(logging.WARNING, "commit failed", partition=tp.partition, error=tp.error)
+            if sync:
+                self._on_commit(None, self.consumer.commit(offsets=offsets, asynchronous=False) or [])
+            else:
+                self.consumer.commit(offsets=offsets, asynchronous=True)
             self.stats["commits"] += 1
         except KafkaException as exc:
             # The rows are committed in PostgreSQL; redelivery is harmless thanks to the version guard.
             self._log(logging.WARNING, "commit failed; the batch will be redelivered", error=exc)
         self._pending.clear()
         self._offsets.clear()
+
+    def _on_commit(self, error: Any, partitions: list[TopicPartition]) -> None:
+        """Commit result (from ``consume``/``poll`` when asynchronous); a failure is retried later."""
+        failed = [tp for tp in partitions if tp.error] if error is None else partitions
+        if error is not None or failed:
+            self._recommit = True
+            self._log(logging.WARNING, "commit failed, will retry", error=error or failed[0].error)
 
     def _drop(self, revoked: Sequence[TopicPartition] | None = None) -> None:
         """Forget the in-flight batch; on a partial revoke, rewind the partitions we keep."""
@@ -263,16 +285,22 @@ class BatchConsumer:
         if self._offsets:
             try:
                 self._write()
-                self._commit()
+                self._commit(sync=True)
             except SinkError as exc:
                 self._log(logging.WARNING, "revoked with an unwritten batch; new owner gets it", error=exc)
                 self._drop(partitions)
-        self.assignment -= {(tp.topic, tp.partition) for tp in partitions}
+        self._forget(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._revocations += 1
         self._log(logging.WARNING, "partitions lost", partitions=_names(partitions))
         self._drop(partitions)
+        self._forget(partitions)
+
+    def _forget(self, partitions: list[TopicPartition]) -> None:
+        """Partitions now owned by another member: never commit them from here again."""
+        for tp in partitions:
+            self._committed.pop((tp.topic, tp.partition), None)
         self.assignment -= {(tp.topic, tp.partition) for tp in partitions}
 
     # --- logging ----------------------------------------------------------------------------------

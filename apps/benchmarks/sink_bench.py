@@ -4,8 +4,8 @@ Runs in a scratch schema (dropped afterwards) and a scratch topic (deleted after
 
 1. raw COPY of N order rows into the orders table (the ceiling);
 2. the sink, fresh inserts and pure redelivery, for both upsert strategies (``copy``, ``values``);
-3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic,
-   rows/s taken from the first to the last ``applied_at``.
+3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic
+   holding ``--kafka-rows`` orders, rows/s in steady state (see ``group_rate``).
 
 ``python -m apps.benchmarks.sink_bench --rows 50000`` (or ``manage.py benchmark sink``);
 writes ``reports/sink_bench.csv``.
@@ -35,6 +35,7 @@ from database.crud import Method
 from database.database import make_engine
 from database.migrate import upgrade
 from database.models import TABLES
+from kafka.admin.inspect import group_members
 from kafka.config import producer_config
 from kafka.offsets import partition_offsets
 from kafka.sinks.postgres import PostgresSink, event_row
@@ -89,8 +90,13 @@ def sink_rates(url: str, engine: Engine, events: list, batch: int, method: Metho
     return rates[0], rates[1]
 
 
-def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, members: int, rows: int) -> float:
-    """Rows/s of ``members`` runner processes draining ``topic`` into an empty table."""
+def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, members: int) -> float:
+    """Steady-state rows/s of ``members`` runner processes draining ``topic`` into an empty table.
+
+    Counted from the moment every member holds its partitions to the moment the first partition
+    is drained: process start-up and the group's joins and rebalances (seconds, whatever the row
+    count) are left out, and so is the tail where fewer members still have work.
+    """
     with engine.begin() as conn:
         conn.execute(text("TRUNCATE orders"))
     group = f"sink-bench-{uuid.uuid4().hex[:8]}"
@@ -98,36 +104,48 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
     argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--topic", topic,
             "--group-id", group, "--log-level", "WARNING"]  # fmt: skip
     procs = [subprocess.Popen([*argv, "--instance", str(n)], cwd=PROJECT_ROOT, env=env) for n in range(1, members + 1)]
+
+    def applied() -> tuple[float, int]:
+        with engine.connect() as conn:
+            return time.monotonic(), conn.execute(text("SELECT count(*) FROM orders")).scalar_one()
+
     try:
         deadline = time.monotonic() + 600
-        while sum(p.lag for p in partition_offsets(kafka, topic, group)) and time.monotonic() < deadline:
-            time.sleep(0.5)
+        while not _all_assigned(kafka, group, members):
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise RuntimeError(f"group {group} did not form")
+            time.sleep(0.2)
+        first = applied()
+        while all(p.lag for p in partition_offsets(kafka, topic, group)) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        last = applied()
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(30)
-    # Steady state only: the middle 80% of rows by applied_at, so process start-up and the joins
-    # of a group's members (rebalances) do not count against the group.
-    with engine.connect() as conn:
-        span = conn.execute(
-            text(
-                "SELECT percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at))"
-                " - percentile_cont(0.1) WITHIN GROUP (ORDER BY extract(epoch FROM applied_at)) FROM orders"
-            )
-        )
-        seconds = float(span.scalar_one() or 0)
-    return 0.8 * rows / seconds if seconds else float("nan")
+    return (last[1] - first[1]) / (last[0] - first[0])
+
+
+def _all_assigned(kafka: KafkaSettings, group: str, members: int) -> bool:
+    """The group is stable with ``members`` members, each holding at least one partition."""
+    try:
+        state = group_members(kafka, group)
+    except RuntimeError:  # the coordinator is still loading the new group
+        return False
+    return state["state"] == "stable" and len(state["members"]) == members and all(state["members"].values())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure, print a Rich table, write ``reports/sink_bench.csv``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
-    parser.add_argument("--batch", type=int, default=1_000, help="consumer batch size")
+    parser.add_argument("--batch", type=int, help="sink batch size (default: the consumers' batch size setting)")
+    parser.add_argument("--kafka-rows", type=int, default=300_000, help="rows for the Kafka -> PostgreSQL runs")
     parser.add_argument("--no-kafka", action="store_true", help="skip the end-to-end group measurement")
     args = parser.parse_args(argv)
     kafka = load(KafkaSettings)
+    args.batch = args.batch or kafka.consumer_batch_size  # type: ignore[attr-defined]
     base_url = load(DatabaseSettings).url  # type: ignore[attr-defined]
     schema = f"sink_bench_{uuid.uuid4().hex[:8]}"
     admin_engine = make_engine(base_url, pool_size=1)
@@ -151,9 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             results += [(f"sink {method}: fresh inserts", fresh), (f"sink {method}: pure redelivery", redelivery)]
         if not args.no_kafka:
             admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(30)
-            _produce(kafka, topic, events)  # type: ignore[arg-type]
+            _produce(kafka, topic, _events(args.kafka_rows))  # type: ignore[arg-type]
             for members in (1, 3):
-                rate = group_rate(kafka, url, engine, topic, members, args.rows)  # type: ignore[arg-type]
+                rate = group_rate(kafka, url, engine, topic, members)  # type: ignore[arg-type]
                 results.append((f"Kafka -> PostgreSQL, group of {members}", rate))
     finally:
         engine.dispose()

@@ -76,7 +76,10 @@ class PostgresSink(Sink[BaseModel]):
         self.table = table
         self.to_row = to_row
         self.method = method
-        self.engine = engine or make_engine(database_url, pool_size=1, connect_args={"connect_timeout": 5})
+        # No pre-ping: a dead connection fails the batch, which is retried on a fresh one anyway.
+        self.engine = engine or make_engine(
+            database_url, pool_size=1, pre_ping=False, connect_args={"connect_timeout": 5}
+        )
         self.last_result = UpsertResult(0, 0, 0)
 
     def write(self, records: Sequence[BaseModel]) -> int:
