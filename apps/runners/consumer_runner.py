@@ -15,6 +15,7 @@ import signal
 import sys
 from types import FrameType
 
+from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import DatabaseSettings, KafkaSettings, load
 from kafka.consumers import CONSUMERS
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec = CONSUMERS[args.group]
     configure_logging(spec.client_id(args.instance), args.log_level.upper())
+    tune_for_throughput()
     kafka_settings = load(KafkaSettings)
     database_settings = load(DatabaseSettings)
     consumer = spec.build(

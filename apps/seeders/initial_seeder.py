@@ -20,6 +20,7 @@ from collect.pools import build_pools
 from collect.product_generator import ProductGenerator
 from collect.user_generator import UserGenerator
 from common.events import Event
+from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
 from kafka.producer.producer import CloseReport, EventProducer
@@ -91,6 +92,7 @@ def main(
 ) -> None:
     """Publish the seed catalogue and print a summary; exit 1 if anything was not acknowledged."""
     configure_logging("initial-seeder")
+    tune_for_throughput()
     overrides = {"seed_users": users, "seed_products": products, "seed": seed}
     settings = load(GeneratorSettings, **{k: v for k, v in overrides.items() if v is not None})
     kafka = load(KafkaSettings)

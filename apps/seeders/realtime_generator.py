@@ -30,6 +30,7 @@ from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.events import Event
+from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
 from kafka.config import consumer_config
@@ -186,6 +187,7 @@ def main(
 ) -> None:
     """Stream events until SIGTERM/Ctrl-C (or the load-mode limit), then flush and summarize."""
     configure_logging("realtime-generator")
+    tune_for_throughput()
     settings, kafka = load(GeneratorSettings), load(KafkaSettings)
     assert isinstance(settings, GeneratorSettings) and isinstance(kafka, KafkaSettings)
     rate = rate or settings.realtime_rate

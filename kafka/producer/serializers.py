@@ -8,6 +8,7 @@ UUID picks the same partition, and keys stay readable in the console.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
@@ -29,9 +30,17 @@ def key_of(event: Event) -> bytes:
 
 
 def headers_of(event: Event) -> list[tuple[str, bytes]]:
-    """Headers let consumers and tools route or filter without parsing the JSON value."""
+    """Headers let consumers and tools route or filter without parsing the JSON value.
+
+    One shared list per event type (librdkafka copies it): do not modify the result.
+    """
+    return _headers(event.event_type)
+
+
+@cache
+def _headers(event_type: str) -> list[tuple[str, bytes]]:
     return [
-        ("event_type", event.event_type.encode("ascii")),
+        ("event_type", event_type.encode("ascii")),
         ("schema_version", _SCHEMA_VERSION),
         ("content-type", CONTENT_TYPE),
     ]
@@ -51,7 +60,8 @@ def serialize(event: Event) -> bytes:
     field via ``model_construct``).
     """
     try:
-        return event.model_dump_json().encode()
+        # The model's serializer writes bytes directly (model_dump_json makes a str to encode again).
+        return type(event).__pydantic_serializer__.to_json(event)
     except (PydanticSerializationError, ValueError, TypeError) as exc:
         raise SerializationError(f"cannot serialize {event.event_type} {event.entity_id}: {exc}") from exc
 
