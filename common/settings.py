@@ -43,7 +43,7 @@ class KafkaSettings(BaseSettings):
     client_id: str = "ecommerce-pipeline"
 
     # producer knobs (see GUIDE/KAFKA_PRODUCER_GUIDE.md)
-    linger_ms: int = Field(10, ge=0, le=60_000)
+    linger_ms: int = Field(30, ge=0, le=60_000)
     batch_size: int = Field(262_144, ge=1, le=16 * 1024 * 1024)
     compression_type: Literal["lz4", "zstd", "snappy", "gzip", "none"] = "lz4"
     queue_buffering_max_messages: int = Field(200_000, ge=1)
@@ -52,6 +52,7 @@ class KafkaSettings(BaseSettings):
     # consumer knobs (see GUIDE/KAFKA_CONSUMER_GUIDE.md)
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
+    consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
     session_timeout_ms: int = Field(10_000, ge=1_000)
     max_poll_interval_ms: int = Field(300_000, ge=10_000)
 

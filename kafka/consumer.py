@@ -9,14 +9,15 @@ Lifecycle of one batch (the checkpoint decides the order, as in Quix Streams and
    A transient error pauses the partitions and retries the same batch with backoff, polling so
    the member stays in its group; nothing is skipped or committed meanwhile. A terminal error
    isolates the offending record(s) and dead-letters them.
-3. The dead-letter publisher confirms every reject, then offsets ``last + 1`` are committed.
-   A crash before this point means redelivery, never loss.
+3. The dead-letter publisher confirms every reject; offsets ``last + 1`` become the positions
+   to commit. A crash before this point means redelivery, never loss.
 
-Offsets are committed asynchronously during normal running (as Kafka Connect does): the rows are
-already in PostgreSQL, so waiting for the broker would only idle the member, and a lost commit
-only means a harmless redelivery. A failed commit is repeated at the next checkpoint. On revoke
-and on ``stop()`` (SIGTERM) the commit is synchronous: the in-flight batch is flushed and committed
-once; if that fails it is dropped and the new owner gets it again.
+Offsets are committed every ``commit_interval_s`` (1 s), asynchronously, as Kafka Connect and
+Quix Streams do: the rows are already in PostgreSQL, so an offset commit per batch would only
+add broker requests (each one replicated), and a commit that is late or lost only means a
+harmless redelivery. A failed commit is repeated when next due. On revoke and on ``stop()``
+(SIGTERM) the in-flight batch is flushed and the commit is synchronous, before the partitions
+change hands; if the flush fails the batch is dropped and the new owner gets it again.
 """
 
 from __future__ import annotations
@@ -96,12 +97,14 @@ class BatchConsumer:
         group_instance_id: str | None = None,
         batch_size: int | None = None,
         batch_timeout_s: float | None = None,
+        commit_interval_s: float | None = None,
         max_backoff_s: float = 30.0,
     ) -> None:
         self.topic, self.group_id, self.client_id = topic, group_id, client_id
         self.schema, self.sink = schema, sink
         self.batch_size = batch_size or settings.consumer_batch_size
         self.batch_timeout_s = batch_timeout_s or settings.consumer_batch_timeout_s
+        self.commit_interval_s = settings.consumer_commit_interval_s if commit_interval_s is None else commit_interval_s
         self.max_backoff_s = max_backoff_s
         conf = consumer_config(settings, group_id, client_id) | {
             "logger": logging.getLogger("librdkafka"),
@@ -115,8 +118,9 @@ class BatchConsumer:
         self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits"), 0)
         self._pending: list[tuple[Message, BaseModel]] = []
         self._offsets: dict[tuple[str, int], list[int]] = {}  # (topic, partition) -> [first, last]
-        self._committed: dict[tuple[str, int], int] = {}  # next offset per partition, sent to Kafka
-        self._recommit = False  # an asynchronous commit failed: send the offsets again
+        self._positions: dict[tuple[str, int], int] = {}  # next offset per owned partition, applied in PostgreSQL
+        self._uncommitted = False  # positions moved (or a commit failed) since the last commit
+        self._committed_at = time.monotonic()
         self._stopping = threading.Event()
         self._revocations = 0
         self._stats_at = time.monotonic()
@@ -186,30 +190,38 @@ class BatchConsumer:
 
     # --- checkpoint -------------------------------------------------------------------------------
     def _checkpoint(self, sync: bool = False) -> None:
-        """Write the batch, confirm dead letters, then commit; retry transient failures forever."""
-        if not self._offsets:
-            if self._recommit or (sync and self._committed):
-                self._commit(sync)
-            return
-        revocations, backoff = self._revocations, Backoff(maximum_s=self.max_backoff_s)
-        while True:
-            try:
-                self._write()
-                break
-            except TransientSinkError as exc:
-                if self._stopping.is_set():
-                    self._log(logging.WARNING, "stopping with an unwritten batch; it will be redelivered")
-                    self._drop()
-                    return
-                delay = backoff.next()
-                self._log(
-                    logging.WARNING, "write failed, retrying", error=exc, attempt=backoff.attempts, retry_in_s=delay
-                )
-                self._wait(delay)
-                if self._revocations != revocations:
-                    return  # the revoke handler settled (or dropped) this batch
-        self._commit(sync)
-        self.consumer.resume(self.consumer.assignment())
+        """Write the batch, confirm dead letters, then commit when due; retry transient failures forever."""
+        if self._offsets:
+            revocations, backoff = self._revocations, Backoff(maximum_s=self.max_backoff_s)
+            while True:
+                try:
+                    self._write()
+                    break
+                except TransientSinkError as exc:
+                    if self._stopping.is_set():
+                        self._log(logging.WARNING, "stopping with an unwritten batch; it will be redelivered")
+                        self._drop()
+                        return
+                    delay = backoff.next()
+                    self._log(
+                        logging.WARNING, "write failed, retrying", error=exc, attempt=backoff.attempts, retry_in_s=delay
+                    )
+                    self._wait(delay)
+                    if self._revocations != revocations:
+                        return  # the revoke handler settled (or dropped) this batch
+            self._advance()
+            self.consumer.resume(self.consumer.assignment())
+        due = time.monotonic() - self._committed_at >= self.commit_interval_s
+        if self._uncommitted and (sync or due):
+            self._commit(sync)
+
+    def _advance(self) -> None:
+        """The batch is in PostgreSQL: its offsets become the positions to commit."""
+        for (topic, partition), (_, last) in self._offsets.items():
+            self._positions[(topic, partition)] = last + 1
+        self._uncommitted = True
+        self._pending.clear()
+        self._offsets.clear()
 
     def _write(self) -> None:
         try:
@@ -239,11 +251,9 @@ class BatchConsumer:
                 self._handle(message)
 
     def _commit(self, sync: bool = False) -> None:
-        """Commit ``last + 1`` of every partition applied so far (re-sending an offset is harmless)."""
-        for (topic, partition), (_, last) in self._offsets.items():
-            self._committed[(topic, partition)] = last + 1
-        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._committed.items()]
-        self._recommit = False
+        """Commit the position of every owned partition (re-sending an unchanged one is harmless)."""
+        offsets = [TopicPartition(t, p, offset) for (t, p), offset in self._positions.items()]
+        self._uncommitted, self._committed_at = False, time.monotonic()
         try:
             if sync:
                 self._on_commit(None, self.consumer.commit(offsets=offsets, asynchronous=False) or [])
@@ -252,15 +262,14 @@ class BatchConsumer:
             self.stats["commits"] += 1
         except KafkaException as exc:
             # The rows are committed in PostgreSQL; redelivery is harmless thanks to the version guard.
-            self._log(logging.WARNING, "commit failed; the batch will be redelivered", error=exc)
-        self._pending.clear()
-        self._offsets.clear()
+            self._uncommitted = True
+            self._log(logging.WARNING, "commit failed; will retry, or the batch is redelivered", error=exc)
 
     def _on_commit(self, error: Any, partitions: list[TopicPartition]) -> None:
-        """Commit result (from ``consume``/``poll`` when asynchronous); a failure is retried later."""
+        """Commit result (from ``consume``/``poll`` when asynchronous); a failure is retried when due."""
         failed = [tp for tp in partitions if tp.error] if error is None else partitions
         if error is not None or failed:
-            self._recommit = True
+            self._uncommitted = True
             self._log(logging.WARNING, "commit failed, will retry", error=error or failed[0].error)
 
     def _drop(self, revoked: Sequence[TopicPartition] | None = None) -> None:
@@ -285,10 +294,12 @@ class BatchConsumer:
         if self._offsets:
             try:
                 self._write()
-                self._commit(sync=True)
+                self._advance()
             except SinkError as exc:
                 self._log(logging.WARNING, "revoked with an unwritten batch; new owner gets it", error=exc)
                 self._drop(partitions)
+        if self._uncommitted:
+            self._commit(sync=True)  # before the partitions change hands
         self._forget(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -300,7 +311,7 @@ class BatchConsumer:
     def _forget(self, partitions: list[TopicPartition]) -> None:
         """Partitions now owned by another member: never commit them from here again."""
         for tp in partitions:
-            self._committed.pop((tp.topic, tp.partition), None)
+            self._positions.pop((tp.topic, tp.partition), None)
         self.assignment -= {(tp.topic, tp.partition) for tp in partitions}
 
     # --- logging ----------------------------------------------------------------------------------

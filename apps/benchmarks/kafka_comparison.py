@@ -37,6 +37,7 @@ from apps.benchmarks.sampler import ResourceSampler, supervised
 from apps.benchmarks.summary import kafka_summary
 from apps.verify import verify
 from common.events import Event, topic_of
+from common.gc_tuning import tune_for_throughput
 from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load
 
 MODES = ("off_single", "off_batched", "on_kafka")
@@ -211,6 +212,7 @@ def main(
         "instances": instances,
     }
     sizes = replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    tune_for_throughput()  # the application side runs with the settings of the project's own apps
     kafka, database = load(KafkaSettings), load(DatabaseSettings)
     runtime = local_runtime(database)  # type: ignore[arg-type]
     url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
