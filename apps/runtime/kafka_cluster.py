@@ -21,9 +21,6 @@ from common.settings import PROJECT_ROOT, RuntimeSettings
 
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
 SCRAM_MECHANISM = "SCRAM-SHA-512"
-# C1 only: on 2 cores, three brokers' C2 compilers burned more CPU for the first ~15 minutes than
-# the brokers' own request handling (measured with per-thread CPU); C1 code is fast enough here.
-JIT_FLAGS = ("-XX:TieredStopAtLevel=1",)
 _SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"  # server side: no credentials
 SASL_PROPERTIES = f"""\
 sasl.enabled.mechanisms={SCRAM_MECHANISM}
@@ -202,7 +199,7 @@ class KafkaCluster:
         """The broker's JVM: heap sized so three nodes and PostgreSQL fit a 2-core, 24 GiB machine."""
         heap = self.settings.kafka_heap
         return [
-            java_binary(), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20", *JIT_FLAGS,
+            java_binary(), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             "-cp", self.classpath, "kafka.Kafka", str(node.config_file),
