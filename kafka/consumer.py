@@ -212,7 +212,9 @@ class BatchConsumer:
             self._advance()
             self.consumer.resume(self.consumer.assignment())
         due = time.monotonic() - self._committed_at >= self.commit_interval_s
-        if self._uncommitted and (sync or due):
+        # On stop, commit synchronously even if nothing moved: the last asynchronous commit may
+        # still be in flight when the consumer closes.
+        if (sync and self._positions) or (self._uncommitted and due):
             self._commit(sync)
 
     def _advance(self) -> None:
@@ -298,8 +300,8 @@ class BatchConsumer:
             except SinkError as exc:
                 self._log(logging.WARNING, "revoked with an unwritten batch; new owner gets it", error=exc)
                 self._drop(partitions)
-        if self._uncommitted:
-            self._commit(sync=True)  # before the partitions change hands
+        if self._positions:
+            self._commit(sync=True)  # before the partitions change hands (an async one may be in flight)
         self._forget(partitions)
 
     def _on_lost(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
