@@ -60,6 +60,19 @@ def wait_for(check: Callable[[], object], timeout_s: float = 30, what: str = "co
         time.sleep(0.5)
 
 
+def joined_member(bootstrap: str, topic: str, group: str, client_id: str, committed: int) -> Consumer:
+    """A member of ``group`` holding all three partitions of ``topic``, offset ``committed`` on each."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": client_id})
+    try:
+        consumer.subscribe([topic])
+        wait_for(lambda: consumer.poll(0.5) is not None or consumer.assignment(), what="an assignment")
+        consumer.commit(offsets=[TopicPartition(topic, p, committed) for p in range(3)], asynchronous=False)
+    except BaseException:
+        consumer.close()
+        raise
+    return consumer
+
+
 def test_healthz_and_openapi(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
     paths = client.get("/openapi.json").json()["paths"]
@@ -138,12 +151,8 @@ def test_group_lag_matches_committed_offsets(
 ) -> None:
     topic, group = make_topic(partitions=3), unique_name("console-group")
     produce(bootstrap_servers, topic, per_partition=10)
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "client.id": "console-test-member"})
+    consumer = joined_member(bootstrap_servers, topic, group, "console-test-member", committed=4)
     try:
-        consumer.subscribe([topic])
-        wait_for(lambda: consumer.poll(0.5) is not None or consumer.assignment(), what="an assignment")
-        consumer.commit(offsets=[TopicPartition(topic, p, 4) for p in range(3)], asynchronous=False)
-
         body = wait_for(
             lambda: (g := client.get(f"/api/groups/{group}").json()).get("state") == "stable" and g,
             what="a stable group",
@@ -254,12 +263,9 @@ def test_membership_worker_death_is_a_stale_state(
     """DescribeConsumerGroups runs in a child (librdkafka #4605): its death costs a stale section, not the console."""
     topic, group = make_topic(partitions=3), unique_name("console-member")
     produce(bootstrap_servers, topic, per_partition=5)
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": group, "client.id": "console-test-worker"})
+    consumer = joined_member(bootstrap_servers, topic, group, "console-test-worker", committed=2)
     membership = client.app.state.context.membership  # type: ignore[attr-defined]
     try:
-        consumer.subscribe([topic])
-        wait_for(lambda: consumer.poll(0.5) is not None or consumer.assignment(), what="an assignment")
-        consumer.commit(offsets=[TopicPartition(topic, p, 2) for p in range(3)], asynchronous=False)
         wait_for(lambda: client.get(f"/api/groups/{group}").json().get("members") == 1, what="one member")
         first = membership.pid
         assert first is not None
