@@ -75,6 +75,19 @@ def scratch_topics(kafka: KafkaSettings, prefix: str) -> Iterator[dict[str, str]
         admin.delete_topics([t.topic for t in new], operation_timeout=30)
 
 
+def stable_members(kafka: KafkaSettings, group: str) -> dict[str, list[str]]:
+    """Member -> assigned partitions once the group is stable; empty while it forms.
+
+    ``group_members`` describes the group in a child process: librdkafka's coordinator
+    requests can abort their process (confluentinc/librdkafka#4605), never this one.
+    """
+    try:
+        described = group_members(kafka, group)
+    except RuntimeError:  # the coordinator is still loading the new group
+        return {}
+    return described["members"] if described["state"] == "stable" else {}
+
+
 @dataclass
 class ConsumerFleet:
     """``instances`` consumer_runner processes per entity, on the scratch topics and schema."""
@@ -141,18 +154,8 @@ class ConsumerFleet:
             time.sleep(0.5)
 
     def _assigned(self, entity: str) -> int:
-        """Partitions assigned in the group once it is stable (0 while it forms).
-
-        ``group_members`` describes the group in a child process: librdkafka's coordinator
-        requests can abort their process (confluentinc/librdkafka#4605), never this one.
-        """
-        try:
-            group = group_members(self.kafka, self.group_id(entity))
-        except RuntimeError:  # the coordinator is still loading the new group
-            return 0
-        if group["state"] != "stable":
-            return 0
-        return sum(len(partitions) for partitions in group["members"].values())
+        """Partitions assigned in the group once it is stable (0 while it forms)."""
+        return sum(len(partitions) for partitions in stable_members(self.kafka, self.group_id(entity)).values())
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]

@@ -27,6 +27,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
+from apps.benchmarks.scratch import stable_members
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
@@ -35,7 +36,6 @@ from database.crud import Method
 from database.database import make_engine
 from database.migrate import upgrade
 from database.models import TABLES
-from kafka.admin.inspect import group_members
 from kafka.config import producer_config
 from kafka.offsets import partition_offsets
 from kafka.sinks.postgres import PostgresSink, event_row
@@ -124,16 +124,16 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
             proc.terminate()
         for proc in procs:
             proc.wait(30)
+    if last[1] == first[1]:  # drained before the group had formed: no steady state to measure
+        Console(stderr=True).print(f"[yellow]group of {members}: too few rows for a steady state (--kafka-rows)[/]")
+        return float("nan")
     return (last[1] - first[1]) / (last[0] - first[0])
 
 
 def _all_assigned(kafka: KafkaSettings, group: str, members: int) -> bool:
     """The group is stable with ``members`` members, each holding at least one partition."""
-    try:
-        state = group_members(kafka, group)
-    except RuntimeError:  # the coordinator is still loading the new group
-        return False
-    return state["state"] == "stable" and len(state["members"]) == members and all(state["members"].values())
+    assigned = stable_members(kafka, group)
+    return len(assigned) == members and all(assigned.values())
 
 
 def main(argv: list[str] | None = None) -> int:
