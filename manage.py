@@ -304,14 +304,23 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def verify() -> None:
-    """Reconcile Kafka with PostgreSQL: exit 1 on a mismatch once lag is zero, 3 if still lagging."""
-    from apps.verify import exit_code, print_report, verify_pipeline
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
+    wait: Annotated[float, typer.Option(help="seconds to wait for the groups to reach the snapshot")] = 60.0,
+) -> None:
+    """Reconcile Kafka with PostgreSQL at a snapshot: exit 0 ok, 1 mismatch, 3 still lagging."""
+    from apps.verify import print_report
+    from apps.verify import verify as run_verify
 
     runtime = _runtime()
-    report = verify_pipeline(_kafka_settings(runtime), _database_url(runtime))
-    print_report(report, console)
-    raise typer.Exit(exit_code(report))
+    report = run_verify(_kafka_settings(runtime), _database_url(runtime), wait_s=wait)
+    if as_json:
+        import json
+
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print_report(report, console)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

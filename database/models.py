@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, Numeric, String, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -78,3 +79,61 @@ class Order(Versioned, Base):
 
 
 TABLES = {"users": User.__table__, "products": Product.__table__, "orders": Order.__table__}
+
+
+# --- reconciliation state (``manage.py verify``) ---------------------------------------------------
+# What verify has read so far, so a repeated run reads only newer messages (migration 0002).
+class VerifyPosition(Base):
+    """Per reader and source partition: the next offset to read."""
+
+    __tablename__ = "verify_positions"
+
+    reader: Mapped[str] = mapped_column(String(200), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+
+
+class VerifyEntity(Base):
+    """Per source and entity: the latest version read and a hash of the row its event maps to."""
+
+    __tablename__ = "verify_entities"
+
+    source: Mapped[str] = mapped_column(String(249), primary_key=True)
+    entity_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
+    event_id: Mapped[uuid.UUID]
+    content: Mapped[uuid.UUID]  # md5 of the mapped columns, stored as a uuid (16 bytes)
+
+
+class VerifyDeadLetter(Base):
+    """A source position that failed the schema or was dead-lettered, and how many dead letters it has."""
+
+    __tablename__ = "verify_dead_letters"
+
+    source: Mapped[str] = mapped_column(String(249), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    offset: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    invalid: Mapped[bool] = mapped_column(default=False)
+    dead_letters: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class VerifyFold(Base):
+    """A plug-in reconciler's JSON state, saved with the positions it was folded up to."""
+
+    __tablename__ = "verify_folds"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    state: Mapped[dict] = mapped_column(JSONB)
+
+
+class VerifyResult(Base):
+    """One finished verify run: the console shows the latest."""
+
+    __tablename__ = "verify_results"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    took_s: Mapped[float]
+    exit_code: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict] = mapped_column(JSONB)

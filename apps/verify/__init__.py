@@ -1,17 +1,20 @@
-"""Reconciliation between Kafka and PostgreSQL (``python manage.py verify``)."""
+"""Reconciliation between Kafka and PostgreSQL (``python manage.py verify``); see ``reconcile``."""
 
-from apps.verify.reconcile import Target, TopicReport, VerifyReport, verify
-from apps.verify.render import exit_code, main, print_report, render, verify_pipeline, verify_until_caught_up
+from apps.verify.reader import Findings, JsonFold, Reconciler, Record
+from apps.verify.reconcile import TopicReport, VerifyReport, verify
+from apps.verify.render import main, print_report, render
+from apps.verify.target import Target
 
 __all__ = [
+    "Findings",
+    "JsonFold",
+    "Reconciler",
+    "Record",
     "Target",
     "TopicReport",
     "VerifyReport",
-    "exit_code",
     "main",
     "print_report",
     "render",
     "verify",
-    "verify_pipeline",
-    "verify_until_caught_up",
 ]

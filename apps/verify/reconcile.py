@@ -1,146 +1,153 @@
-"""Reconcile Kafka with PostgreSQL: each topic's entities at their latest version, no orphans.
+"""Reconcile Kafka with PostgreSQL at a snapshot, incrementally (``python manage.py verify``).
 
-Every acknowledged event's entity must be in its table at its latest version, no order may be
-orphaned, and rejects must be in the dead-letter topics.
+One run: (1) cut the source topics at their end offsets (``snapshot``); (2) read only the
+messages since the last run into the saved state (``reader``, ``state``); (3) wait, bounded,
+until every consumer group committed past the cut, then cut the dead-letter topics too;
+(4) compare: entity rows by version and content (``entities``), dead letters by position
+(``dead_letters``), orders without user or product, and any plug-in reconciler (``extra``,
+see ``apps/verify/reader.py``); (5) store the result for the console.
 
-``verify(kafka_settings, database_url)`` reads each entity topic from the beginning (up to the
-high watermarks taken at the start), computes the latest version per entity id among the
-messages that pass the schema, and compares with the table's rows and versions. Lag is the
-group's committed offsets against the high watermarks: a mismatch only means something once the
-lag is zero (``VerifyReport.caught_up``).
+Runs are serialized by a PostgreSQL advisory lock: two at once would fold the same messages twice.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from uuid import UUID
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from pydantic import ValidationError
+from sqlalchemy import text
 
+from apps.verify import state
+from apps.verify.dead_letters import DeadLetterMatcher
+from apps.verify.entities import EntityReconciler, orphans_within
+from apps.verify.reader import Findings, Reconciler, catch_up
+from apps.verify.snapshot import Snapshot
+from apps.verify.target import Target
 from common.settings import KafkaSettings
-from database.crud import Orphans, orphan_orders, row_versions
+from database.crud import Orphans
 from database.database import make_engine
-from kafka.consumers import CONSUMERS, ConsumerSpec
-from kafka.offsets import partition_offsets, read_topic, topic_exists
+from kafka.consumers import CONSUMERS
 
-
-@dataclass(frozen=True)
-class Target:
-    """One entity topic to reconcile: its consumer spec, and the names actually in use."""
-
-    spec: ConsumerSpec
-    topic: str
-    group_id: str
-    dlq_topic: str
-
-    @classmethod
-    def production(cls, spec: ConsumerSpec) -> Target:
-        """The names from ``kafka/topics.py``."""
-        return cls(spec, spec.topic.name, spec.group_id, spec.topic.dlq)
+EXIT_OK, EXIT_MISMATCH, EXIT_LAGGING = 0, 1, 3
+VERIFY_LOCK_ID = 7_202_612
 
 
 @dataclass
 class TopicReport:
-    """One topic against one table."""
+    """One topic against its table and its dead-letter topic; ``counts`` holds every finding."""
 
     topic: str
     table: str
     group_id: str
-    messages: int = 0
-    invalid: int = 0  # messages that fail the schema: they belong in the dead-letter topic
-    entities: int = 0
-    rows: int = 0
-    missing: int = 0  # entity in the topic, no row
-    extra: int = 0  # row whose entity is not in the topic
-    stale: int = 0  # row older than the topic's latest version
-    ahead: int = 0  # row newer than anything read (event produced after the read started)
-    dlq_messages: int = 0
-    lag: int = 0
+    read: int = 0  # messages read this run (new since the last run)
+    expired: int = 0  # messages deleted by retention before any run read them
+    lag: int = 0  # messages inside the snapshot the group had not committed when verify gave up
+    counts: dict[str, int] = field(default_factory=dict)
     samples: list[str] = field(default_factory=list)
+    ok: bool = True
 
     @property
-    def ok(self) -> bool:
-        """Rows match the topic exactly and every reject reached the dead-letter topic."""
-        return not (self.missing or self.extra or self.stale or self.ahead) and self.dlq_messages >= self.invalid
+    def rows(self) -> int:
+        """Rows in the table."""
+        return self.counts.get("rows", 0)
+
+    @property
+    def entities(self) -> int:
+        """Entities in the saved state (every entity ever read, expired events included)."""
+        return self.counts.get("entities", 0)
 
 
 @dataclass
 class VerifyReport:
-    """All topics, plus orphan orders."""
+    """All topics, orphan orders and plug-ins, at one snapshot."""
 
     topics: list[TopicReport]
     orphans: Orphans | None
+    plugins: dict[str, Findings] = field(default_factory=dict)
+    snapshot_at: str = ""
+    took_s: float = 0.0
 
     @property
     def lag(self) -> int:
-        """Total lag of every group over its topic."""
         return sum(t.lag for t in self.topics)
 
     @property
     def caught_up(self) -> bool:
-        """Every group has committed everything: the comparison is final."""
+        """Every group committed past the snapshot: the comparison is final."""
         return self.lag == 0
 
     @property
     def ok(self) -> bool:
-        """Every topic matches and no order lacks its user or product."""
-        return all(t.ok for t in self.topics) and (self.orphans is None or self.orphans.total == 0)
+        orphans = self.orphans is None or self.orphans.total == 0
+        return (
+            self.caught_up and all(t.ok for t in self.topics) and orphans and all(f.ok for f in self.plugins.values())
+        )
+
+    @property
+    def exit_code(self) -> int:
+        """0 ok, 1 mismatch, 3 the groups did not commit past the snapshot in time."""
+        return EXIT_OK if self.ok else EXIT_MISMATCH if self.caught_up else EXIT_LAGGING
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, with the verdicts spelled out."""
+        body = asdict(self)
+        body |= {"ok": self.ok, "lag": self.lag, "caught_up": self.caught_up, "exit_code": self.exit_code}
+        for row, topic in zip(body["topics"], self.topics, strict=True):
+            row |= topic.counts
+        body["plugins"] = {name: {**f.counts, "ok": f.ok, "samples": f.samples} for name, f in self.plugins.items()}
+        return body
 
 
-def latest_versions(settings: KafkaSettings, target: Target) -> tuple[dict[UUID, int], int, int]:
-    """Entity id -> latest valid version in the topic; also messages read and invalid ones."""
-    latest: dict[UUID, int] = {}
-    messages = invalid = 0
-    for message in read_topic(settings, target.topic):
-        messages += 1
-        try:
-            event = target.spec.schema.model_validate_json(message.value() or b"")
-        except ValidationError:
-            invalid += 1
-            continue
-        entity, version = event.entity_id, event.version  # type: ignore[attr-defined]
-        if version > latest.get(entity, 0):
-            latest[entity] = version
-    return latest, messages, invalid
+def production_targets() -> list[Target]:
+    return [Target.production(s) for s in CONSUMERS.values()]
 
 
-def reconcile(settings: KafkaSettings, database_url: str, target: Target) -> TopicReport:
-    """Compare one topic with its table."""
-    report = TopicReport(target.topic, target.spec.table.name, target.group_id)
-    report.lag = sum(p.lag for p in partition_offsets(settings, target.topic, target.group_id))
-    expected, report.messages, report.invalid = latest_versions(settings, target)
-    engine = make_engine(database_url, pool_size=1)
+def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[Target] | None = None,
+           wait_s: float = 60.0, extra: Sequence[Reconciler] = ()) -> VerifyReport:  # fmt: skip
+    """Reconcile ``targets`` (default: the production topics) and ``extra`` plug-ins; store the result."""
+    started = time.monotonic()
+    targets = list(targets) if targets is not None else production_targets()
+    engine = make_engine(database_url, pool_size=2)
     try:
-        with engine.connect() as conn:
-            actual = row_versions(conn, target.spec.table)
+        with engine.connect() as lock:
+            lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": VERIFY_LOCK_ID})
+            report = _run(kafka_settings, engine, targets, wait_s, list(extra))
+            report.took_s = round(time.monotonic() - started, 2)
+            with engine.begin() as conn:
+                state.save_result(conn, report.took_s, report.exit_code, report.to_dict())
+            lock.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": VERIFY_LOCK_ID})
+            lock.commit()
+        return report
     finally:
         engine.dispose()
-    report.entities, report.rows = len(expected), len(actual)
-    for entity, version in expected.items():
-        row = actual.get(entity)
-        if row is None or row != version:
-            report.missing += row is None
-            report.stale += row is not None and row < version
-            report.ahead += row is not None and row > version
-            if len(report.samples) < 5:
-                report.samples.append(f"{entity}: topic v{version}, table {'-' if row is None else f'v{row}'}")
-    report.extra = len(actual.keys() - expected.keys())
-    if topic_exists(settings, target.dlq_topic):
-        report.dlq_messages = sum(p.messages for p in partition_offsets(settings, target.dlq_topic))
-    return report
 
 
-def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[Target] | None = None) -> VerifyReport:
-    """Reconcile every entity topic (default: the production topics and groups) and count orphans."""
-    targets = list(targets) if targets is not None else [Target.production(s) for s in CONSUMERS.values()]
-    reports = [reconcile(kafka_settings, database_url, target) for target in targets]
-    orphans = None
-    if {t.spec.table.name for t in targets} >= {"users", "products", "orders"}:
-        engine = make_engine(database_url, pool_size=1)
-        try:
-            with engine.connect() as conn:
-                orphans = orphan_orders(conn)
-        finally:
-            engine.dispose()
-    return VerifyReport(reports, orphans)
+def _run(
+    kafka: KafkaSettings, engine: Any, targets: list[Target], wait_s: float, extra: list[Reconciler]
+) -> VerifyReport:
+    snapshot = Snapshot(kafka)
+    snapshot.take(reversed([t.topic for t in targets]))  # orders before their users and products
+    entities = [EntityReconciler(t) for t in targets]
+    letters = [DeadLetterMatcher(t) for t in targets]
+    lags = snapshot.wait_applied({t.topic: t.group_id for t in targets}, wait_s)
+    snapshot.take([t.dlq_topic for t in targets])
+    stats = catch_up(engine, snapshot, [*entities, *letters, *extra])
+    reports = [TopicReport(t.topic, t.spec.table.name, t.group_id, stats.read[t.topic],
+                           stats.expired[t.topic], lags[t.topic]) for t in targets]  # fmt: skip
+    result = VerifyReport(reports, None, snapshot_at=snapshot.taken_at.isoformat())
+    if any(lags.values()):
+        return result  # nothing concluded: rows inside the snapshot may not be written yet
+    with engine.connect() as conn:
+        for report, ent, dlq in zip(reports, entities, letters, strict=True):
+            for findings in (ent.compare(conn, snapshot), dlq.compare(conn, snapshot)):
+                report.counts |= findings.counts
+                report.samples += findings.samples
+                report.ok = report.ok and findings.ok
+        result.plugins = {r.name: r.compare(conn, snapshot) for r in extra}
+        tables = {t.spec.table.name: t for t in targets}
+        if {"users", "products", "orders"} <= tables.keys():
+            users, products = tables["users"].spec.table, tables["products"].spec.table
+            result.orphans = Orphans(*orphans_within(conn, tables["orders"], users, products))
+    return result

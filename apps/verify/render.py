@@ -1,91 +1,84 @@
-"""``verify`` on the command line: a Rich table, and an exit code the Makefile can act on.
+"""``verify`` on the command line: a table that fits 80 columns, ``--json``, and an exit code.
 
-Exit codes: 0 everything matches; 1 a mismatch with zero lag (something was lost, duplicated
-or left behind); 3 the groups did not catch up within ``--wait`` seconds (nothing is concluded).
+Exit codes: 0 everything matches; 1 a mismatch (something lost, duplicated, changed or left
+behind); 3 the consumer groups did not commit past the snapshot within ``--wait`` seconds
+(nothing is concluded).
 """
 
 from __future__ import annotations
 
 import argparse
-import time
+import json
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from apps.verify.reconcile import VerifyReport, verify
+from apps.verify.reconcile import EXIT_LAGGING, EXIT_MISMATCH, EXIT_OK, TopicReport, VerifyReport, verify
 from common.settings import DatabaseSettings, KafkaSettings, load
 
-EXIT_OK, EXIT_MISMATCH, EXIT_LAGGING = 0, 1, 3
+ENTITY_KINDS = ("missing", "stale", "tampered", "extra", "ahead")
+LETTER_KINDS = ("dlq missing", "dlq twice", "dlq unmatched", "sink rejects")
+
+
+def _problems(t: TopicReport, kinds: tuple[str, ...]) -> str:
+    found = [f"{t.counts[k]} {k}" for k in kinds if t.counts.get(k)]
+    return "[red]" + ", ".join(found) + "[/]" if found else "none"
 
 
 def render(report: VerifyReport) -> Table:
-    """One row per topic; mismatching cells in red."""
-    table = Table(title="Kafka -> PostgreSQL reconciliation", header_style="bold")
-    for name in ("topic", "msgs", "ids", "rows", "missing", "stale", "extra", "invalid", "dlq", "lag", ""):
-        table.add_column(name, justify="left" if name in ("topic", "") else "right", no_wrap=True)
+    """One row per topic; findings as words (they wrap), never cut to "…"."""
+    table = Table(title="Kafka -> PostgreSQL at the snapshot", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    for name in ("topic", "rows", "new msgs", "row problems", "dead letters", "lag", "verdict"):
+        numeric = name in ("rows", "new msgs", "lag")
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=name != "row problems", overflow="fold")
     for t in report.topics:
-        bad = [_cell(t.missing), _cell(t.stale + t.ahead), _cell(t.extra)]
-        dlq = f"[red]{t.dlq_messages}[/]" if t.dlq_messages < t.invalid else str(t.dlq_messages)
-        lag = f"[yellow]{t.lag}[/]" if t.lag else "0"
-        verdict = "[green]ok[/]" if t.ok else ("[yellow]catching up[/]" if t.lag else "[red]MISMATCH[/]")
+        letters = f"{t.counts.get('dead letters', 0):,}"
+        odd = _problems(t, LETTER_KINDS)
+        verdict = "[yellow]lagging[/]" if t.lag else ("[green]ok[/]" if t.ok else "[red]MISMATCH[/]")
         table.add_row(
-            t.topic, str(t.messages), str(t.entities), str(t.rows), *bad, str(t.invalid), dlq, lag,
-            verdict,
+            t.topic, f"{t.counts.get('rows', 0):,}", f"{t.read:,}", _problems(t, ENTITY_KINDS),
+            letters if odd == "none" else f"{letters}: {odd}", f"[yellow]{t.lag:,}[/]" if t.lag else "0", verdict,
         )  # fmt: skip
-    if report.orphans is not None:
-        o = report.orphans
-        counts = f"[red]{o.missing_user} without user, {o.missing_product} without product[/]"
-        note = "[green]none[/]" if o.total == 0 else counts
-        table.caption = f"orphan orders: {note}"
     return table
 
 
-def _cell(value: int) -> str:
-    return f"[red]{value}[/]" if value else "0"
-
-
-def verify_until_caught_up(
-    kafka_settings: KafkaSettings, database_url: str, wait_s: float = 60.0, interval_s: float = 2.0
-) -> VerifyReport:
-    """Run ``verify`` until it passes or lag is zero, for at most ``wait_s`` seconds."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        report = verify(kafka_settings, database_url)
-        if report.ok or report.caught_up or time.monotonic() >= deadline:
-            return report
-        time.sleep(interval_s)
-
-
-def exit_code(report: VerifyReport) -> int:
-    """0 ok, 1 mismatch once caught up, 3 still lagging."""
-    if report.ok:
-        return EXIT_OK
-    return EXIT_MISMATCH if report.caught_up else EXIT_LAGGING
-
-
-def verify_pipeline(kafka_settings: KafkaSettings, database_url: str, wait_s: float = 60.0) -> VerifyReport:
-    """What ``manage.py verify`` runs: the production topics, waiting up to ``wait_s`` for lag 0."""
-    return verify_until_caught_up(kafka_settings, database_url, wait_s=wait_s)
-
-
 def print_report(report: VerifyReport, console: Console | None = None) -> None:
-    """The table, up to five sample mismatches per topic, and a one-line verdict."""
+    """The table, notes, up to five samples per topic, and a one-line verdict."""
     console = console or Console()
     console.print(render(report))
+    if report.orphans is not None:
+        o = report.orphans
+        console.print(
+            f"orphan orders: {'[green]none[/]' if not o.total else f'[red]{o.missing_user} without user, {o.missing_product} without product[/]'}"
+        )
     for t in report.topics:
+        if t.expired:
+            console.print(
+                f"  {t.topic}: {t.expired:,} messages expired before verify read them (state covers earlier runs)"
+            )
         for sample in t.samples:
-            console.print(f"  {t.topic}: {sample}")
-    verdicts = {EXIT_OK: "[green]verify: ok[/]", EXIT_MISMATCH: "[red]verify: mismatch[/]"}
-    console.print(verdicts.get(exit_code(report), "[yellow]verify: consumers still lagging, nothing concluded[/]"))
+            console.print(f"  {t.topic}: {sample}", highlight=False)
+    for name, findings in report.plugins.items():
+        console.print(f"  {name}: {'[green]ok[/]' if findings.ok else '[red]MISMATCH[/]'} {findings.counts}")
+        for sample in findings.samples:
+            console.print(f"    {sample}", highlight=False)
+    verdicts = {EXIT_OK: "[green]verify: ok[/]", EXIT_MISMATCH: "[red]verify: mismatch[/]",
+                EXIT_LAGGING: "[yellow]verify: consumers did not reach the snapshot in time, nothing concluded[/]"}  # fmt: skip
+    console.print(f"{verdicts[report.exit_code]} (snapshot {report.snapshot_at[:19]}Z, {report.took_s:.1f}s)")
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m apps.verify [--wait 60]``: print the table, return the exit code."""
-    parser = argparse.ArgumentParser(description="Reconcile Kafka topics with PostgreSQL tables.")
-    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for lag to reach zero")
+    """``python -m apps.verify [--wait 60] [--json]``: print the result, return the exit code."""
+    parser = argparse.ArgumentParser(description="Reconcile Kafka topics with PostgreSQL tables at a snapshot.")
+    parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the groups to reach the snapshot")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     args = parser.parse_args(argv)
     kafka_settings = load(KafkaSettings)
     database_url = load(DatabaseSettings).url  # type: ignore[attr-defined]
-    report = verify_pipeline(kafka_settings, database_url, wait_s=args.wait)  # type: ignore[arg-type]
-    print_report(report)
-    return exit_code(report)
+    report = verify(kafka_settings, database_url, wait_s=args.wait)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print_report(report)
+    return report.exit_code
