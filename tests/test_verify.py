@@ -8,6 +8,8 @@ its dead letter, and one dead-lettered twice.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import signal
 import subprocess
@@ -15,12 +17,15 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from rich.console import Console
 from sqlalchemy import text
 
-from apps.verify import Target, verify
+from apps.console.verify_hook import production_runner
+from apps.verify import Target, TopicReport, VerifyReport, print_report, verify
 from apps.verify.reconcile import EXIT_MISMATCH, EXIT_OK
 from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
@@ -108,8 +113,10 @@ def test_row_changed_at_the_same_version_is_tampered(pipeline, users):
 
 
 def test_row_without_event_is_extra(pipeline, users):
-    pipeline.sql("INSERT INTO users SELECT :new, name, email, phone, address, city, signed_up_at, version, event_id,"
-                 " occurred_at, produced_at, applied_at FROM users WHERE user_id = :id", new=uuid.uuid4(), id=users[3])  # fmt: skip
+    columns = "name, email, phone, address, city, signed_up_at, version, event_id, occurred_at, produced_at, applied_at"
+    pipeline.sql(
+        f"INSERT INTO users SELECT :new, {columns} FROM users WHERE user_id = :id", new=uuid.uuid4(), id=users[3]
+    )
     report = pipeline.verify()
     assert report.exit_code == EXIT_MISMATCH and finding(report, "extra") == 1, report
 
@@ -156,3 +163,58 @@ def test_second_run_reads_nothing_new_and_survives_retention(pipeline, users, ka
     assert report.exit_code == EXIT_OK, report
     assert report.topics[0].read == 1 and report.topics[0].expired == 0
     assert report.topics[0].entities == 10 and report.topics[0].rows == 10
+
+
+def _seed_and_stream(pipeline: Pipeline, rate: float | None) -> subprocess.Popen:
+    """Seed a small catalogue into the pipeline's topics, then start the realtime generator on them."""
+    overrides = [arg for entity, t in pipeline.targets.items() for arg in ("--topic", f"{entity}={t.topic}")]
+    env = {**os.environ, "PIPELINE_SEED_USERS": "300", "PIPELINE_SEED_PRODUCTS": "500",
+           "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka.bootstrap_servers}  # fmt: skip
+    seed = [sys.executable, "-m", "apps.seeders.initial_seeder", *overrides]
+    subprocess.run(seed, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=120)
+    load = ["--rate", str(rate)] if rate else []
+    argv = [sys.executable, "-m", "apps.seeders.realtime_generator", *load, *overrides]
+    return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rate", [None, 100.0], ids=["seed-rates", "ten-times"])
+def test_live_pipeline_verifies_five_times_in_a_row(pipeline, rate):
+    """The generator keeps publishing (default mode: the seed's rates, about 9 events/s; or 100/s)."""
+    pipeline.start()
+    generator = _seed_and_stream(pipeline, rate)
+    try:
+        time.sleep(5)
+        assert generator.poll() is None, "the realtime generator stopped"
+        for run in range(5):
+            report = pipeline.verify()
+            assert report.exit_code == EXIT_OK, (run, report)
+            time.sleep(1)
+        assert sum(t.rows for t in report.topics) > 800 and generator.poll() is None
+    finally:
+        generator.send_signal(signal.SIGTERM)
+        generator.wait(60)
+
+
+def test_table_fits_80_columns_without_cutting_anything():
+    report = VerifyReport([TopicReport(name, name, f"{name}-group", read=1_234_567, lag=0) for name in
+                           ("users", "products", "orders-with-a-long-topic-name")], None)  # fmt: skip
+    report.topics[1].counts |= {"rows": 12_345_678, "missing": 3, "stale": 2, "tampered": 1, "extra": 4}
+    report.topics[2].counts |= {"dead letters": 1_000_000, "dlq missing": 5, "dlq twice": 6, "sink rejects": 1}
+    for t in report.topics[1:]:
+        t.ok = False
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=80, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in out.getvalue(), out.getvalue()
+    words = " ".join(out.getvalue().split())  # the result column wraps
+    for word in ("MISMATCH: 3 missing", "1 tampered", "MISMATCH: 5", "dlq twice", "12,345,678", "1,000,000"):
+        assert word in words, (word, out.getvalue())
+    assert json.loads(json.dumps(report.to_dict()))["topics"][1]["missing"] == 3
+
+
+def test_console_shows_the_last_stored_result(pipeline, users):
+    _, stored, _ = production_runner(pipeline.kafka, pipeline.url)
+    result = stored()
+    assert result["exit_code"] == EXIT_OK and result["report"]["ok"] is True
+    assert datetime.fromisoformat(result["finished_at"]) > datetime.now(UTC) - timedelta(minutes=5)

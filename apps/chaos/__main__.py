@@ -3,8 +3,9 @@
 Runs against the local runtime described by the settings (``make up`` first; the consumers are
 started if they are not running, and stopped again afterwards). ``all`` runs every scenario in
 turn. Prints the chaos table (``--markdown`` for GUIDE/FAILURE_BEHAVIOUR.md); exits 0 when every
-scenario lost nothing, duplicated nothing and dead-lettered exactly the injected poison, 1 when
-one did not, 2 when the runtime is not usable.
+scenario lost nothing, duplicated nothing, dead-lettered exactly the injected poison, delivered
+every event of its load and passed ``verify``; 1 when one did not, 2 when the runtime is not usable.
+Recovery is given from the fault's end and from its start.
 """
 
 from __future__ import annotations
@@ -24,13 +25,15 @@ from apps.runtime.local import LocalRuntime
 from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings, SettingsError, load
 
 COLUMNS = ("scenario", "acknowledged", "rows applied", "lost", "duplicated", "dead-lettered", "injected",
-           "recovery s", "drain s", "max lag", "verify", "result")  # fmt: skip
+           "recovery s (end/start)", "drain s", "max lag", "verify", "result")  # fmt: skip
 
 
 def cells(r: ChaosResult) -> list[str]:
     """One table row as text."""
     c = r.counts
     recovery = "-" if r.recovery_s is None else f"{r.recovery_s:.1f}"
+    if r.recovery_from_start_s is not None:
+        recovery += f" / {r.recovery_from_start_s:.1f}"
     verify = {None: "-", True: "ok", False: "mismatch"}[r.verify_ok]
     counts = [c.acknowledged, c.applied, c.lost, c.duplicated, c.dead_lettered, c.injected]
     return [
@@ -40,7 +43,7 @@ def cells(r: ChaosResult) -> list[str]:
         f"{r.drain_s:.1f}",
         str(r.max_lag),
         verify,
-        "pass" if r.ok else "FAIL",
+        "pass" if r.ok else "FAIL" if r.delivered else "FAIL (load undelivered)",
     ]
 
 

@@ -7,13 +7,18 @@ lag to reach zero, then measure the run (``apps.chaos.measure``) and run ``verif
 
 Recovery time is the seconds from the moment the fault is lifted (broker restarted or resumed,
 database started, consumers started, producer killed) until the consumer groups have committed
-everything that had been produced by then: the backlog the fault left is worked off.
+everything that had been produced by then: the backlog the fault left is worked off. The same
+moment is also given from the fault's start (what a user of the pipeline lives through).
+
+A scenario passes only when its counts are right, the load delivered every event (exit 0) and
+``verify`` passed (when it runs: ``Chaos.verify``).
 The runtime is left with the consumers it had before.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -60,6 +65,7 @@ class Run:
 
     chaos: Chaos
     load: subprocess.Popen
+    fault_at: float | None = None
     lifted_at: float | None = None
 
     def lifted(self) -> None:
@@ -74,6 +80,7 @@ class Scenario:
     fault: Callable[[Run], None]
     summary: str
     poison: bool = False
+    kills_load: bool = False  # the fault SIGKILLs the load: what it had acknowledged is all it owes
 
 
 @dataclass
@@ -86,11 +93,14 @@ class ChaosResult:
     drain_s: float
     max_lag: int
     load_exit: int | None
-    verify_ok: bool | None = None
+    verify_ok: bool | None = None  # None: verify was not run
+    recovery_from_start_s: float | None = None
+    delivered: bool = True  # the load exited 0: every event it sent was acknowledged
 
     @property
     def ok(self) -> bool:
-        return self.counts.ok
+        """Counts right, every event delivered by the load, and verify passed (if it ran)."""
+        return self.counts.ok and self.delivered and self.verify_ok is not False
 
 
 class LagMonitor(threading.Thread):
@@ -160,6 +170,7 @@ def run_scenario(chaos: Chaos, scenario: Scenario) -> ChaosResult:
         try:
             health.wait_for(lambda: _lines(ledger) >= 2 * CATALOGUE, 120, "the load's catalogue to be acknowledged")
             time.sleep(chaos.duration_s / 4)
+            run.fault_at = time.monotonic()
             scenario.fault(run)
         except BaseException:
             run.load.kill()  # a failed scenario must not leave its load running
@@ -181,8 +192,11 @@ def run_scenario(chaos: Chaos, scenario: Scenario) -> ChaosResult:
         counts = measure(settings, chaos.database_url, start, end, ledger)
         recovery = monitor.recovered_after(run.lifted_at) if run.lifted_at else None
         result = ChaosResult(scenario.name, counts, recovery, drain_s, monitor.max_lag, load_exit)
+        result.delivered = load_exit == 0 or (scenario.kills_load and load_exit == -signal.SIGKILL)
+        if recovery is not None and run.fault_at is not None and run.lifted_at is not None:
+            result.recovery_from_start_s = round(run.lifted_at - run.fault_at + recovery, 1)
         if chaos.verify:
-            result.verify_ok = verify(settings, chaos.database_url).ok
+            result.verify_ok = verify(settings, chaos.database_url).exit_code == 0
         return result
     finally:
         monitor.done.set()

@@ -126,6 +126,6 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("db-outage", db_outage, "PostgreSQL stopped for fault_s"),
         Scenario("db-restart", db_restart, "PostgreSQL stopped and started at once"),
         Scenario("poison", no_fault, "1% malformed or schema-violating messages in every topic", poison=True),
-        Scenario("producer-kill", producer_kill, "SIGKILL the load generator mid-run"),
+        Scenario("producer-kill", producer_kill, "SIGKILL the load generator mid-run", kills_load=True),
     )
 }

@@ -51,7 +51,7 @@ class ConsoleContext:
         membership = Membership(kafka)
         groups = GroupReader(admin, membership)
         probe, no_probe = local_probe(runtime)
-        runner, no_runner = production_runner(kafka, database.url)
+        runner, stored, no_runner = production_runner(kafka, database.url)
         return cls(
             settings=console,
             admin=admin,
@@ -62,7 +62,7 @@ class ConsoleContext:
             messages=MessageReader(kafka),
             tables=TableReader(database.url),
             quorum=QuorumCache(probe, no_probe),
-            verify=VerifyHook(runner, no_runner),
+            verify=VerifyHook(runner, stored, no_runner),
             sampler=Sampler(admin, groups, interval_s=sample_interval_s),
         )
 

@@ -1,4 +1,4 @@
-"""Content hashes: the same digest of a row, computed from an event in Python and from a table in SQL.
+r"""Content hashes: the same digest of a row, computed from an event in Python and from a table in SQL.
 
 A row is right when it holds what its event maps to, not only the event's version: a row edited
 behind the pipeline's back (``update users set name = ...``) or a lost update that kept the
@@ -6,7 +6,7 @@ version both change the digest. The event side goes through the sink's own row m
 (``ConsumerSpec.to_row``), so the columns compared are exactly the columns written.
 
 Each column becomes text the same way on both sides (uuid, integers and strings as PostgreSQL
-prints them, numerics at the column's scale, timestamps in UTC with microseconds, NULL as ``\\N``),
+prints them, numerics at the column's scale, timestamps in UTC with microseconds, NULL as ``\N``),
 joined with the unit separator; the md5 of that text, as a uuid, is the digest.
 """
 

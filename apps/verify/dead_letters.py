@@ -67,8 +67,8 @@ class DeadLetterMatcher:
     def save(self, conn: Connection) -> None:
         rows = [(self.target.topic, p, o, (p, o) in self._invalid, self._letters[(p, o)])
                 for p, o in self._invalid | self._letters.keys()]  # fmt: skip
-        staged_upsert(conn, DEAD_LETTERS, rows, "(source, partition, \"offset\") DO UPDATE SET invalid = "
-                      "t.invalid OR excluded.invalid, dead_letters = t.dead_letters + excluded.dead_letters")  # fmt: skip
+        merge = "invalid = t.invalid OR excluded.invalid, dead_letters = t.dead_letters + excluded.dead_letters"
+        staged_upsert(conn, DEAD_LETTERS, rows, f'(source, partition, "offset") DO UPDATE SET {merge}')
         self._invalid.clear()
         self._letters.clear()
 

@@ -55,8 +55,10 @@ class EntityReconciler:
 
     def save(self, conn: Connection) -> None:
         rows = [(self.target.topic, e.entity_id, e.version, e.event_id, self.digest(e)) for e in self._new.values()]
-        staged_upsert(conn, ENTITIES, rows, "(source, entity_id) DO UPDATE SET version = excluded.version, "
-                      "event_id = excluded.event_id, content = excluded.content WHERE t.version < excluded.version")  # fmt: skip
+        newer = "version = excluded.version, event_id = excluded.event_id, content = excluded.content"
+        staged_upsert(
+            conn, ENTITIES, rows, f"(source, entity_id) DO UPDATE SET {newer} WHERE t.version < excluded.version"
+        )
         self._new.clear()
 
     def compare(self, conn: Connection, snapshot: Snapshot) -> Findings:
@@ -73,17 +75,15 @@ class EntityReconciler:
         findings.counts["entities"] = conn.execute(select(func.count()).select_from(mine)).scalar_one()
         findings.counts["rows"] = conn.execute(select(func.count()).select_from(table)).scalar_one()
         later = self._after(snapshot, {r[3] for r in rows if r[3] is not None and (r[0] is None or r[4] > r[1])})
-        for entity, version, content, row_key, row_version, row_content in rows:
+        for entity, version, _content, row_key, row_version, row_content in rows:
             if row_key is None:
                 findings.note("missing", f"{entity}: topic v{version}, no row")
             elif entity is None or row_version > version:
                 if later.get((row_key, row_version)) == row_content:
-                    continue  # set by an event past the snapshot: fine
-                kind = "extra" if entity is None else "ahead"
-                findings.note(
-                    kind,
-                    f"{row_key}: table v{row_version}, no such event ({'-' if entity is None else f'topic v{version}'})",
-                )
+                    findings.counts["newer"] = findings.counts.get("newer", 0) + 1  # set past the snapshot: fine
+                    continue
+                kind, known = ("extra", "-") if entity is None else ("ahead", f"v{version}")
+                findings.note(kind, f"{row_key}: table v{row_version}, no such event (topic {known})")
             elif row_version < version:
                 findings.note("stale", f"{entity}: topic v{version}, table v{row_version}")
             else:

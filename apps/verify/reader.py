@@ -58,6 +58,10 @@ class Findings:
     mismatches: tuple[str, ...] = ()  # which counts are mismatches
     samples: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        for name in self.mismatches:  # every mismatch kind is reported, zero included
+            self.counts.setdefault(name, 0)
+
     @property
     def ok(self) -> bool:
         return not any(self.counts.get(name) for name in self.mismatches)

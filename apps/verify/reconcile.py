@@ -20,7 +20,9 @@ from typing import Any
 from sqlalchemy import text
 
 from apps.verify import state
+from apps.verify.dead_letters import MISMATCHES as LETTER_MISMATCHES
 from apps.verify.dead_letters import DeadLetterMatcher
+from apps.verify.entities import MISMATCHES as ENTITY_MISMATCHES
 from apps.verify.entities import EntityReconciler, orphans_within
 from apps.verify.reader import Findings, Reconciler, catch_up
 from apps.verify.snapshot import Snapshot
@@ -32,6 +34,7 @@ from kafka.consumers import CONSUMERS
 
 EXIT_OK, EXIT_MISMATCH, EXIT_LAGGING = 0, 1, 3
 VERIFY_LOCK_ID = 7_202_612
+COUNTS = ("entities", "rows", *ENTITY_MISMATCHES, "invalid", "dead letters", *LETTER_MISMATCHES)
 
 
 @dataclass
@@ -44,7 +47,7 @@ class TopicReport:
     read: int = 0  # messages read this run (new since the last run)
     expired: int = 0  # messages deleted by retention before any run read them
     lag: int = 0  # messages inside the snapshot the group had not committed when verify gave up
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     samples: list[str] = field(default_factory=list)
     ok: bool = True
 

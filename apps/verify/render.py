@@ -17,29 +17,28 @@ from rich.table import Table
 from apps.verify.reconcile import EXIT_LAGGING, EXIT_MISMATCH, EXIT_OK, TopicReport, VerifyReport, verify
 from common.settings import DatabaseSettings, KafkaSettings, load
 
-ENTITY_KINDS = ("missing", "stale", "tampered", "extra", "ahead")
-LETTER_KINDS = ("dlq missing", "dlq twice", "dlq unmatched", "sink rejects")
+KINDS = ("missing", "stale", "tampered", "extra", "ahead", "dlq missing", "dlq twice", "dlq unmatched", "sink rejects")
 
 
-def _problems(t: TopicReport, kinds: tuple[str, ...]) -> str:
-    found = [f"{t.counts[k]} {k}" for k in kinds if t.counts.get(k)]
-    return "[red]" + ", ".join(found) + "[/]" if found else "none"
+def _result(t: TopicReport) -> str:
+    if t.lag:
+        return "[yellow]lagging[/]"
+    found = ", ".join(f"{t.counts[k]:,} {k}" for k in KINDS if t.counts.get(k))
+    if t.ok:
+        return "[green]ok[/]" + (f" ({found})" if found else "")
+    return f"[red]MISMATCH: {found}[/]"
 
 
 def render(report: VerifyReport) -> Table:
-    """One row per topic; findings as words (they wrap), never cut to "…"."""
-    table = Table(title="Kafka -> PostgreSQL at the snapshot", box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    for name in ("topic", "rows", "new msgs", "row problems", "dead letters", "lag", "verdict"):
-        numeric = name in ("rows", "new msgs", "lag")
-        table.add_column(name, justify="right" if numeric else "left", no_wrap=name != "row problems", overflow="fold")
+    """One row per topic; findings as words in the last column, which wraps (never cut to "…")."""
+    table = Table(title="Kafka -> PostgreSQL at the snapshot", box=box.SIMPLE_HEAD, header_style="bold")
+    for name in ("topic", "rows", "new msgs", "dead letters", "lag", "result"):
+        numeric = name not in ("topic", "result")
+        table.add_column(name, justify="right" if numeric else "left", no_wrap=numeric, overflow="fold")
     for t in report.topics:
-        letters = f"{t.counts.get('dead letters', 0):,}"
-        odd = _problems(t, LETTER_KINDS)
-        verdict = "[yellow]lagging[/]" if t.lag else ("[green]ok[/]" if t.ok else "[red]MISMATCH[/]")
-        table.add_row(
-            t.topic, f"{t.counts.get('rows', 0):,}", f"{t.read:,}", _problems(t, ENTITY_KINDS),
-            letters if odd == "none" else f"{letters}: {odd}", f"[yellow]{t.lag:,}[/]" if t.lag else "0", verdict,
-        )  # fmt: skip
+        lag = f"[yellow]{t.lag:,}[/]" if t.lag else "0"
+        counts = (t.counts.get("rows", 0), t.read, t.counts.get("dead letters", 0))
+        table.add_row(t.topic, *(f"{n:,}" for n in counts), lag, _result(t))
     return table
 
 
@@ -49,9 +48,8 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
     console.print(render(report))
     if report.orphans is not None:
         o = report.orphans
-        console.print(
-            f"orphan orders: {'[green]none[/]' if not o.total else f'[red]{o.missing_user} without user, {o.missing_product} without product[/]'}"
-        )
+        found = f"[red]{o.missing_user} without user, {o.missing_product} without product[/]"
+        console.print(f"orphan orders: {'[green]none[/]' if not o.total else found}")
     for t in report.topics:
         if t.expired:
             console.print(
@@ -63,8 +61,8 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
         console.print(f"  {name}: {'[green]ok[/]' if findings.ok else '[red]MISMATCH[/]'} {findings.counts}")
         for sample in findings.samples:
             console.print(f"    {sample}", highlight=False)
-    verdicts = {EXIT_OK: "[green]verify: ok[/]", EXIT_MISMATCH: "[red]verify: mismatch[/]",
-                EXIT_LAGGING: "[yellow]verify: consumers did not reach the snapshot in time, nothing concluded[/]"}  # fmt: skip
+    lagging = "[yellow]verify: consumers did not reach the snapshot in time, nothing concluded[/]"
+    verdicts = {EXIT_OK: "[green]verify: ok[/]", EXIT_MISMATCH: "[red]verify: mismatch[/]", EXIT_LAGGING: lagging}
     console.print(f"{verdicts[report.exit_code]} (snapshot {report.snapshot_at[:19]}Z, {report.took_s:.1f}s)")
 
 

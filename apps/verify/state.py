@@ -40,8 +40,8 @@ def save_positions(conn: Connection, reader: str, positions: dict[tuple[str, int
         return
     rows = [{"reader": reader, "topic": t, "partition": p, "next_offset": o} for (t, p), o in positions.items()]
     statement = insert(POSITIONS)
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=["reader", "topic", "partition"], set_={"next_offset": statement.excluded.next_offset}), rows)  # fmt: skip
+    keys, values = ["reader", "topic", "partition"], {"next_offset": statement.excluded.next_offset}
+    conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=values), rows)
 
 
 def staged_upsert(conn: Connection, table: Table, rows: Sequence[Sequence[Any]], on_conflict: str) -> None:

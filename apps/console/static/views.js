@@ -334,9 +334,11 @@ const PipelineView = {
     const verdict = r.ok ? Fmt.badge("match", "ok") : r.caught_up === false ? Fmt.badge("consumers still catching up", "warn") : Fmt.badge("mismatch", "bad");
     fill(this.el, "verify", `<p>${verdict} &middot; finished ${Fmt.esc(v.finished_at.slice(0, 19).replace("T", " "))} UTC (${v.took_s}s)` +
       `${v.running ? " &middot; re-running" : ""}</p>` + table([
-      ["Topic", (t) => Fmt.esc(t.topic)], ["Entities", (t) => Fmt.num(t.entities), "num"], ["Rows", (t) => Fmt.num(t.rows), "num"],
-      ["Missing", (t) => Fmt.num(t.missing), "num"], ["Stale", (t) => Fmt.num(t.stale), "num"], ["Extra", (t) => Fmt.num(t.extra), "num"],
-      ["DLQ", (t) => Fmt.num(t.dlq_messages), "num"], ["Lag", (t) => Fmt.num(t.lag), "num"], ["OK", (t) => (t.ok ? Fmt.badge("ok", "ok") : Fmt.badge("no", "bad"))],
+      ["Topic", (t) => Fmt.esc(t.topic)], ["Rows", (t) => Fmt.num(t.rows), "num"], ["New msgs", (t) => Fmt.num(t.read), "num"],
+      ["Missing", (t) => Fmt.num(t.missing), "num"], ["Stale", (t) => Fmt.num(t.stale), "num"], ["Changed", (t) => Fmt.num(t.tampered), "num"],
+      ["Extra", (t) => Fmt.num(t.extra + t.ahead), "num"], ["Dead letters", (t) => Fmt.num(t["dead letters"]), "num"],
+      ["DLQ missing / twice", (t) => `${Fmt.num(t["dlq missing"])} / ${Fmt.num(t["dlq twice"])}`, "num"],
+      ["Lag", (t) => Fmt.num(t.lag), "num"], ["OK", (t) => (t.ok ? Fmt.badge("ok", "ok") : Fmt.badge("no", "bad"))],
     ], r.topics || []) + (r.orphans ? `<p class="muted">Orphan orders: ${r.orphans.missing_user} without user, ${r.orphans.missing_product} without product</p>` : ""));
   },
 };
