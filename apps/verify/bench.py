@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from apps.benchmarks.scratch import scratch_schema
@@ -29,6 +29,7 @@ from database.crud import upsert_latest
 from database.database import make_engine
 from kafka.config import client_config, consumer_config
 from kafka.consumers import ORDER_CONSUMER
+from kafka.offsets import RETRY_CODES
 
 STEPS = ("created", "paid", "shipped", "delivered")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -91,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
             ends = [
                 TopicPartition(name, p, committer.get_watermark_offsets(TopicPartition(name, p))[1]) for p in range(3)
             ]
-            committer.commit(offsets=ends, asynchronous=False)
+            for _ in range(60):  # a fresh cluster may still be loading the group coordinator
+                try:
+                    committer.commit(offsets=ends, asynchronous=False)
+                    break
+                except KafkaException as exc:
+                    if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
+                        raise
+                    time.sleep(1)
             committer.close()
             target = Target(ORDER_CONSUMER, name, group, f"{name}-dlq")
             for run in ("first", "repeated"):
