@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,14 +26,15 @@ from rich.console import Console
 from sqlalchemy import text
 
 from apps.console.verify_hook import production_runner
-from apps.verify import Target, TopicReport, VerifyReport, print_report, verify
+from apps.verify import Findings, JsonFold, Record, Target, TopicReport, VerifyReport, print_report, verify
 from apps.verify.reconcile import EXIT_MISMATCH, EXIT_OK
+from common.events import OrderEvent
 from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from kafka.config import consumer_config, producer_config
 from kafka.consumers import CONSUMERS
 from kafka.offsets import read_topic
-from tests.consumer_events import Running, caught_up, produce, user_event, wait_until
+from tests.consumer_events import Running, caught_up, order_events, produce, user_event, wait_until
 
 
 @dataclass
@@ -218,3 +220,44 @@ def test_console_shows_the_last_stored_result(pipeline, users):
     result = stored()
     assert result["exit_code"] == EXIT_OK and result["report"]["ok"] is True
     assert datetime.fromisoformat(result["finished_at"]) > datetime.now(UTC) - timedelta(minutes=5)
+
+
+class StatusCounts(JsonFold):
+    """A plug-in: orders per status, recomputed from the events, against ``orders`` (JSON state)."""
+
+    def __init__(self, topic: str) -> None:
+        self.name, self.sources = f"status-counts:{topic}", {topic: OrderEvent}
+        self.folded = 0
+
+    def fold(self, record: Record) -> None:
+        if record.event is None:
+            return
+        self.state = self.state or {}
+        key, seen = str(record.event.entity_id), self.state.get(str(record.event.entity_id))
+        if seen is None or record.event.version > seen[0]:
+            self.state[key] = [record.event.version, record.event.payload.status]
+        self.folded += 1
+
+    def compare(self, conn, snapshot) -> Findings:
+        findings = Findings(mismatches=("wrong count",))
+        expected = Counter(status for _, status in (self.state or {}).values())
+        actual = dict(conn.execute(text("SELECT status, count(*) FROM orders GROUP BY status")).all())
+        for status in expected.keys() | actual.keys():
+            if expected.get(status, 0) != actual.get(status, 0):
+                findings.note("wrong count", f"{status}: events {expected.get(status, 0)}, table {actual.get(status)}")
+        return findings
+
+
+def test_plugin_fold_is_saved_with_the_positions_and_compared(pipeline):
+    orders = [e for _ in range(5) for e in order_events(uuid.uuid4(), uuid.uuid4(), 3)]
+    produce(pipeline.kafka, pipeline.targets["orders"].topic, orders)
+    pipeline.start()
+    pipeline.drain()
+    first = StatusCounts(pipeline.targets["orders"].topic)
+    report = pipeline.verify(extra=[first])
+    assert first.folded == 15 and report.plugins[first.name].ok, report.plugins
+    again = StatusCounts(pipeline.targets["orders"].topic)  # a new process: state comes from PostgreSQL
+    assert pipeline.verify(extra=[again]).plugins[again.name].ok and again.folded == 0
+    pipeline.sql("UPDATE orders SET status = 'cancelled' WHERE order_id = :id", id=orders[0].entity_id)
+    report = pipeline.verify(extra=[StatusCounts(pipeline.targets["orders"].topic)])
+    assert report.exit_code == EXIT_MISMATCH and not report.plugins[again.name].ok

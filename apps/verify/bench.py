@@ -4,7 +4,8 @@ Against the running runtime (``make up``): creates a scratch order topic (+ dead
 scratch schema and group; produces ``--orders`` orders x 4 lifecycle events with a bare
 confluent-kafka producer (pre-built JSON), writes each order's latest row straight into the
 scratch ``orders`` table through the sink's mapping, commits the group past the end, then runs
-verify twice: the first run reads every message, the repeated one only what is new (nothing).
+verify: the first run reads every message, the repeated one only what is new (nothing), a third
+one after ``--more`` orders only those.
 Everything scratch is removed afterwards. Prints seconds per run and messages read.
 """
 
@@ -66,9 +67,34 @@ def produce(kafka: KafkaSettings, topic: str, orders: int) -> list[bytes]:
     return latest
 
 
+def apply(kafka: KafkaSettings, url: str, topic: str, group: str, orders: int) -> None:
+    """Publish ``orders`` x 4 events, write their rows as the sink would, commit the group past them."""
+    started = time.monotonic()
+    latest = produce(kafka, topic, orders)
+    print(f"produced {orders * len(STEPS):,} messages in {time.monotonic() - started:.1f}s")
+    engine = make_engine(url, pool_size=1)
+    with engine.begin() as conn:
+        upsert_latest(
+            conn, ORDER_CONSUMER.table, [ORDER_CONSUMER.to_row(OrderEvent.model_validate_json(v)) for v in latest]
+        )
+    engine.dispose()
+    committer = Consumer(consumer_config(kafka, group))
+    ends = [TopicPartition(topic, p, committer.get_watermark_offsets(TopicPartition(topic, p))[1]) for p in range(3)]
+    for _ in range(60):  # a fresh cluster may still be loading the group coordinator
+        try:
+            committer.commit(offsets=ends, asynchronous=False)
+            break
+        except KafkaException as exc:
+            if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
+                raise
+            time.sleep(1)
+    committer.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="First vs repeated verify over many messages.")
     parser.add_argument("--orders", type=int, default=250_000, help="orders; each has 4 events")
+    parser.add_argument("--more", type=int, default=2_500, help="orders added before the third run")
     args = parser.parse_args(argv)
     kafka, url = load(KafkaSettings), load(DatabaseSettings).url  # type: ignore[attr-defined]
     assert isinstance(kafka, KafkaSettings)
@@ -78,31 +104,12 @@ def main(argv: list[str] | None = None) -> int:
     for future in admin.create_topics(topics).values():
         future.result(30)
     try:
-        with scratch_schema(url, name.replace("-", "_")) as scoped:
-            engine = make_engine(scoped, pool_size=1)  # the state tables are in the scratch schema too
-            started = time.monotonic()
-            latest = produce(kafka, name, args.orders)
-            print(f"produced {args.orders * len(STEPS):,} messages in {time.monotonic() - started:.1f}s")
-            rows = [ORDER_CONSUMER.to_row(OrderEvent.model_validate_json(v)) for v in latest]
-            with engine.begin() as conn:
-                upsert_latest(conn, ORDER_CONSUMER.table, rows)
-            engine.dispose()
-            group = f"{name}-group"
-            committer = Consumer(consumer_config(kafka, group))
-            ends = [
-                TopicPartition(name, p, committer.get_watermark_offsets(TopicPartition(name, p))[1]) for p in range(3)
-            ]
-            for _ in range(60):  # a fresh cluster may still be loading the group coordinator
-                try:
-                    committer.commit(offsets=ends, asynchronous=False)
-                    break
-                except KafkaException as exc:
-                    if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
-                        raise
-                    time.sleep(1)
-            committer.close()
-            target = Target(ORDER_CONSUMER, name, group, f"{name}-dlq")
-            for run in ("first", "repeated"):
+        with scratch_schema(url, name.replace("-", "_")) as scoped:  # the state tables are in it too
+            target = Target(ORDER_CONSUMER, name, f"{name}-group", f"{name}-dlq")
+            apply(kafka, scoped, name, target.group_id, args.orders)
+            for run in ("first", "repeated", "after new messages"):
+                if run == "after new messages":
+                    apply(kafka, scoped, name, target.group_id, args.more)
                 report = verify(kafka, scoped, [target], wait_s=30)
                 read = report.topics[0].read
                 print(f"{run} run: {report.took_s:.2f}s, {read:,} messages read, exit {report.exit_code}")
