@@ -308,19 +308,12 @@ def verify(
     as_json: Annotated[bool, typer.Option("--json", help="the report as JSON")] = False,
     wait: Annotated[float, typer.Option(help="seconds to wait for the groups to reach the snapshot")] = 60.0,
 ) -> None:
-    """Reconcile Kafka with PostgreSQL at a snapshot: exit 0 ok, 1 mismatch, 3 still lagging."""
-    from apps.verify import print_report
-    from apps.verify import verify as run_verify
+    """Reconcile Kafka with PostgreSQL at a snapshot: exit 0 ok, 1 mismatch, 3 still lagging, 2 not migrated."""
+    from apps.verify import main
 
     runtime = _runtime()
-    report = run_verify(_kafka_settings(runtime), _database_url(runtime), wait_s=wait)
-    if as_json:
-        import json
-
-        print(json.dumps(report.to_dict(), indent=2, default=str))
-    else:
-        print_report(report, console)
-    raise typer.Exit(report.exit_code)
+    argv = ["--wait", str(wait), *(["--json"] if as_json else [])]
+    raise typer.Exit(main(argv, _kafka_settings(runtime), _database_url(runtime)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -28,6 +28,7 @@ from sqlalchemy import text
 from apps.console.verify_hook import production_runner
 from apps.verify import Findings, JsonFold, Record, Target, TopicReport, VerifyReport, print_report, verify
 from apps.verify.reconcile import EXIT_MISMATCH, EXIT_OK
+from apps.verify.render import main as verify_main
 from common.events import OrderEvent
 from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
@@ -261,3 +262,10 @@ def test_plugin_fold_is_saved_with_the_positions_and_compared(pipeline):
     pipeline.sql("UPDATE orders SET status = 'cancelled' WHERE order_id = :id", id=orders[0].entity_id)
     report = pipeline.verify(extra=[StatusCounts(pipeline.targets["orders"].topic)])
     assert report.exit_code == EXIT_MISMATCH and not report.plugins[again.name].ok
+
+
+def test_unmigrated_database_is_one_clear_line(kafka_settings, pg_schema, capsys):
+    url, _ = pg_schema  # a fresh schema without migration 0002
+    assert verify_main(["--wait", "1"], kafka_settings, url) == 2
+    err = capsys.readouterr().err
+    assert "make migrate" in err and err.strip().count("\n") == 0, err

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from apps.verify import state
 from apps.verify.dead_letters import MISMATCHES as LETTER_MISMATCHES
@@ -103,6 +103,10 @@ class VerifyReport:
         return body
 
 
+class StateMissing(RuntimeError):
+    """The database lacks verify's state tables: it was not migrated to revision 0002."""
+
+
 def production_targets() -> list[Target]:
     return [Target.production(s) for s in CONSUMERS.values()]
 
@@ -114,6 +118,7 @@ def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[T
     targets = list(targets) if targets is not None else production_targets()
     engine = make_engine(database_url, pool_size=2)
     try:
+        _check_state(engine)
         with engine.connect() as lock:
             lock.execute(text("SELECT pg_advisory_lock(:id)"), {"id": VERIFY_LOCK_ID})
             report = _run(kafka_settings, engine, targets, wait_s, list(extra))
@@ -125,6 +130,12 @@ def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[T
         return report
     finally:
         engine.dispose()
+
+
+def _check_state(engine: Engine) -> None:
+    with engine.connect() as conn:
+        if conn.execute(text("SELECT to_regclass('verify_positions')")).scalar_one() is None:
+            raise StateMissing("verify's state tables are missing (migration 0002): run make migrate")
 
 
 def _run(

@@ -2,7 +2,7 @@
 
 Exit codes: 0 everything matches; 1 a mismatch (something lost, duplicated, changed or left
 behind); 3 the consumer groups did not commit past the snapshot within ``--wait`` seconds
-(nothing is concluded).
+(nothing is concluded); 2 the database was not migrated (one line on stderr).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from apps.verify.reconcile import EXIT_LAGGING, EXIT_MISMATCH, EXIT_OK, TopicReport, VerifyReport, verify
+from apps.verify.reconcile import EXIT_LAGGING, EXIT_MISMATCH, EXIT_OK, StateMissing, TopicReport, VerifyReport, verify
 from common.settings import DatabaseSettings, KafkaSettings, load
 
 KINDS = ("missing", "stale", "tampered", "extra", "ahead", "dlq missing", "dlq twice", "dlq unmatched", "sink rejects")
@@ -66,15 +66,22 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
     console.print(f"{verdicts[report.exit_code]} (snapshot {report.snapshot_at[:19]}Z, {report.took_s:.1f}s)")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m apps.verify [--wait 60] [--json]``: print the result, return the exit code."""
+def main(argv: list[str] | None = None, kafka_settings: KafkaSettings | None = None, database_url: str = "") -> int:
+    """``python -m apps.verify [--wait 60] [--json]``: print the result, return the exit code.
+
+    ``manage.py verify`` passes its runtime's settings; otherwise they come from ``PIPELINE_*``.
+    """
     parser = argparse.ArgumentParser(description="Reconcile Kafka topics with PostgreSQL tables at a snapshot.")
     parser.add_argument("--wait", type=float, default=60.0, help="seconds to wait for the groups to reach the snapshot")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     args = parser.parse_args(argv)
-    kafka_settings = load(KafkaSettings)
-    database_url = load(DatabaseSettings).url  # type: ignore[attr-defined]
-    report = verify(kafka_settings, database_url, wait_s=args.wait)  # type: ignore[arg-type]
+    kafka_settings = kafka_settings or load(KafkaSettings)  # type: ignore[assignment]
+    database_url = database_url or load(DatabaseSettings).url  # type: ignore[attr-defined]
+    try:
+        report = verify(kafka_settings, database_url, wait_s=args.wait)  # type: ignore[arg-type]
+    except StateMissing as exc:
+        Console(stderr=True).print(f"[red]error:[/] {exc}", highlight=False)
+        return 2
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
     else:
