@@ -79,15 +79,17 @@ def pipeline(kafka_settings, schema_url, names, running) -> Pipeline:
 
 @pytest.fixture
 def users(pipeline) -> list[uuid.UUID]:
-    """Ten users (versions 1-3) and two poison messages, applied and verified."""
+    """Ten users (versions 1-3) and two poison messages (one more in orders), applied and verified."""
     ids = [uuid.uuid4() for _ in range(10)]
     events = [user_event(u, v) for v in (1, 2, 3) for u in ids]
     produce(pipeline.kafka, pipeline.targets["users"].topic, events, raw=[b"{not json", b'{"event_id": 1}'])
+    produce(pipeline.kafka, pipeline.targets["orders"].topic, [], raw=[b"[]"])  # two matchers save in one transaction
     pipeline.start()
     pipeline.drain()
     report = pipeline.verify()
     assert report.exit_code == EXIT_OK, report
     assert report.topics[0].counts["invalid"] == 2 and report.topics[0].counts["dead letters"] == 2
+    assert report.topics[2].counts["invalid"] == 1 and report.topics[2].counts["dead letters"] == 1
     return ids
 
 

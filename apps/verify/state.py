@@ -58,6 +58,7 @@ def staged_upsert(conn: Connection, table: Table, rows: Sequence[Sequence[Any]],
     assert raw is not None
     with raw.cursor() as cur:
         cur.execute(f'CREATE TEMP TABLE IF NOT EXISTS "{stage}" (LIKE "{table.name}") ON COMMIT DELETE ROWS')
+        cur.execute(f'TRUNCATE "{stage}"')  # several readers stage rows in one transaction: start empty
         columns = ", ".join(f'"{n}"' for n in names)
         with cur.copy(f'COPY "{stage}" ({columns}) FROM STDIN (FORMAT BINARY)') as copy:
             copy.set_types([_pg_type(table, n) for n in names])
