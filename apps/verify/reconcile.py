@@ -1,7 +1,8 @@
 """Reconcile Kafka with PostgreSQL: each topic's entities at their latest version, no orphans.
 
 Every acknowledged event's entity must be in its table at its latest version, no order may be
-orphaned, and rejects must be in the dead-letter topics.
+orphaned, rejects must be in the dead-letter topics, and the sales aggregates must equal their
+recomputation from the order events (``apps/verify/aggregates.py``).
 
 ``verify(kafka_settings, database_url)`` reads each entity topic from the beginning (up to the
 high watermarks taken at the start), computes the latest version per entity id among the
@@ -16,9 +17,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from pydantic import ValidationError
-
+from apps.verify.aggregates import SalesReport, accepted, as_tables, compare, empty_state, fold
 from common.settings import KafkaSettings
+from database.aggregates import sales_rows
 from database.crud import Orphans, orphan_orders, row_versions
 from database.database import make_engine
 from kafka.consumers import CONSUMERS, ConsumerSpec
@@ -71,6 +72,7 @@ class VerifyReport:
 
     topics: list[TopicReport]
     orphans: Orphans | None
+    sales: SalesReport | None = None  # when the orders topic is among the targets
 
     @property
     def lag(self) -> int:
@@ -85,31 +87,39 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         """Every topic matches and no order lacks its user or product."""
-        return all(t.ok for t in self.topics) and (self.orphans is None or self.orphans.total == 0)
+        orphans_ok = self.orphans is None or self.orphans.total == 0
+        return all(t.ok for t in self.topics) and orphans_ok and (self.sales is None or self.sales.ok)
 
 
-def latest_versions(settings: KafkaSettings, target: Target) -> tuple[dict[UUID, int], int, int]:
-    """Entity id -> latest valid version in the topic; also messages read and invalid ones."""
+def latest_versions(
+    settings: KafkaSettings, target: Target, sales: dict | None = None
+) -> tuple[dict[UUID, int], int, int]:
+    """Entity id -> latest valid version in the topic; also messages read and invalid ones.
+
+    Valid: passes the schema and is keyed by its entity id. Order events are also folded into
+    ``sales`` (the aggregates' recomputation) when given.
+    """
     latest: dict[UUID, int] = {}
     messages = invalid = 0
     for message in read_topic(settings, target.topic):
         messages += 1
-        try:
-            event = target.spec.schema.model_validate_json(message.value() or b"")
-        except ValidationError:
+        event = accepted(target.spec.schema, message.key(), message.value())
+        if event is None:
             invalid += 1
             continue
-        entity, version = event.entity_id, event.version  # type: ignore[attr-defined]
+        entity, version = event.entity_id, event.version
+        if sales is not None:
+            fold(sales, event)  # type: ignore[arg-type]  # the orders target's schema is OrderEvent
         if version > latest.get(entity, 0):
             latest[entity] = version
     return latest, messages, invalid
 
 
-def reconcile(settings: KafkaSettings, database_url: str, target: Target) -> TopicReport:
-    """Compare one topic with its table."""
+def reconcile(settings: KafkaSettings, database_url: str, target: Target, sales: dict | None = None) -> TopicReport:
+    """Compare one topic with its table (and fold its order events into ``sales`` if given)."""
     report = TopicReport(target.topic, target.spec.table.name, target.group_id)
     report.lag = sum(p.lag for p in partition_offsets(settings, target.topic, target.group_id))
-    expected, report.messages, report.invalid = latest_versions(settings, target)
+    expected, report.messages, report.invalid = latest_versions(settings, target, sales)
     engine = make_engine(database_url, pool_size=1)
     try:
         with engine.connect() as conn:
@@ -134,7 +144,13 @@ def reconcile(settings: KafkaSettings, database_url: str, target: Target) -> Top
 def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[Target] | None = None) -> VerifyReport:
     """Reconcile every entity topic (default: the production topics and groups) and count orphans."""
     targets = list(targets) if targets is not None else [Target.production(s) for s in CONSUMERS.values()]
-    reports = [reconcile(kafka_settings, database_url, target) for target in targets]
+    state = empty_state()
+    reports = [
+        reconcile(kafka_settings, database_url, t, state if t.spec.table.name == "orders" else None) for t in targets
+    ]
+    sales = None
+    if any(t.spec.table.name == "orders" for t in targets):
+        sales = compare_sales(database_url, state)
     orphans = None
     if {t.spec.table.name for t in targets} >= {"users", "products", "orders"}:
         engine = make_engine(database_url, pool_size=1)
@@ -143,4 +159,14 @@ def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[T
                 orphans = orphan_orders(conn)
         finally:
             engine.dispose()
-    return VerifyReport(reports, orphans)
+    return VerifyReport(reports, orphans, sales)
+
+
+def compare_sales(database_url: str, state: dict) -> SalesReport:
+    """The aggregate tables against the recomputation ``state``."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            return compare(state, as_tables(*sales_rows(conn)))
+    finally:
+        engine.dispose()

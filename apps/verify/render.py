@@ -37,6 +37,14 @@ def render(report: VerifyReport) -> Table:
         counts = f"[red]{o.missing_user} without user, {o.missing_product} without product[/]"
         note = "[green]none[/]" if o.total == 0 else counts
         table.caption = f"orphan orders: {note}"
+    if report.sales is not None:
+        s = report.sales
+        verdict = "[green]equal to the recomputation[/]" if s.ok else (
+            f"[red]{s.mismatched_rows} rows differ: {s.double_counted} orders counted twice, "
+            f"{s.missing_counts} missing[/]"
+        )  # fmt: skip
+        line = f"sales aggregates ({s.products} product-minutes, {s.customers} customers): {verdict}"
+        table.caption = f"{table.caption}\n{line}" if table.caption else line
     return table
 
 
@@ -75,6 +83,8 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
     for t in report.topics:
         for sample in t.samples:
             console.print(f"  {t.topic}: {sample}")
+    for sample in report.sales.samples if report.sales is not None else []:
+        console.print(f"  sales: {sample}")
     verdicts = {EXIT_OK: "[green]verify: ok[/]", EXIT_MISMATCH: "[red]verify: mismatch[/]"}
     console.print(verdicts.get(exit_code(report), "[yellow]verify: consumers still lagging, nothing concluded[/]"))
 
