@@ -92,11 +92,11 @@ def test_offsets_compare_and_set(db):
     _url, engine, _sink = db
     with engine.begin() as conn:
         advance(conn, Checkpoint("g", "t", (Move(0, None, 10), Move(1, None, 5))))
-    with engine.begin() as conn, pytest.raises(OffsetFenced):
+    with pytest.raises(OffsetFenced), engine.begin() as conn:
         advance(conn, Checkpoint("g", "t", (Move(0, None, 20),)))  # first store happened elsewhere
     with engine.begin() as conn:
         advance(conn, Checkpoint("g", "t", (Move(0, 10, 20),)))
-    with engine.begin() as conn, pytest.raises(OffsetFenced) as fenced:
+    with pytest.raises(OffsetFenced) as fenced, engine.begin() as conn:
         advance(conn, Checkpoint("g", "t", (Move(1, 5, 9), Move(0, 10, 30))))  # a zombie's batch
     assert fenced.value.partitions == [0]
     with engine.connect() as conn:

@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import pytest
+from confluent_kafka import Producer
 
 from apps.verify import Target, verify
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.events import topic_of
+from kafka.config import producer_config
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER
+from kafka.offsets import read_topic
 from tests.consumer_events import caught_up, latest, order_history, produce, versions, wait_until
 from tests.exactly_once_support import kill_loop, reset_to_earliest, runner, snapshot, stop
 
@@ -114,3 +118,25 @@ def test_zombie_member_batch_is_not_committed(kafka_settings, schema_url, names)
     assert b"batch fenced off" in zombie_log or b"partitions lost" in zombie_log, zombie_log[-3000:]
     assert report.sales is not None and report.sales.ok, report.sales
     assert report.ok, report
+
+
+def test_key_mismatch_and_version_conflict_are_dead_lettered(kafka_settings, schema_url, names, running):
+    topic, dlq, group = names("orders", partitions=1)
+    good = order_history(20, seed=3)
+    last = good[-1]  # its order's latest version: the row will hold it
+    impostor = last.model_copy(update={"event_id": uuid.uuid4(), "payload": last.payload.model_copy(
+        update={"quantity": 1, "total_amount": last.payload.unit_price})})  # fmt: skip
+    stray = order_history(1, seed=4)[0]
+    produce(kafka_settings, topic, good)
+    producer = Producer(producer_config(kafka_settings, "bad-input"))
+    producer.produce(topic, key=str(uuid.uuid4()), value=stray.model_dump_json())  # keyed by another id
+    producer.produce(topic, key=str(impostor.entity_id), value=impostor.model_dump_json())
+    assert producer.flush(30) == 0
+    running.start(ORDER_CONSUMER.build(kafka_settings, schema_url, 1, topic=topic, group_id=group, dlq_topic=dlq))
+    wait_until(lambda: caught_up(kafka_settings, topic, group), 60, "lag 0")
+    assert versions(schema_url, "orders") == latest(good)  # the stray order is not applied
+    letters = {m.offset(): dict(m.headers()) for m in read_topic(kafka_settings, dlq)}
+    kinds = sorted((int(h["original_offset"]), h["error_type"].decode()) for h in letters.values())
+    assert kinds == [(len(good), "key_mismatch"), (len(good) + 1, "version_conflict")]
+    report = verify(kafka_settings, schema_url, [Target(ORDER_CONSUMER, topic, group, dlq)])
+    assert report.ok, report  # verify agrees: the two are invalid and in the dead-letter topic
