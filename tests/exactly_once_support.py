@@ -21,7 +21,7 @@ from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from database.models import AGGREGATES, TABLES
 from kafka.offsets import partition_offsets
-from tests.consumer_events import T0, produce
+from tests.consumer_events import T0, produce, versions, wait_until
 
 
 def runner(settings: KafkaSettings, url: str, topic: str, dlq: str, group: str, instance: int, **env: str):
@@ -32,6 +32,19 @@ def runner(settings: KafkaSettings, url: str, topic: str, dlq: str, group: str, 
     argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--instance", str(instance),
             "--topic", topic, "--group-id", group, "--dlq-topic", dlq]  # fmt: skip
     return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def pair(settings: KafkaSettings, url: str, names: tuple[str, str, str], events: list, under_way: int):
+    """``events`` produced up front, two members started; returns once ``under_way`` rows are in."""
+    topic, dlq, group = names
+    produce(settings, topic, events)
+    members = [runner(settings, url, topic, dlq, group, n) for n in (1, 2)]
+    try:
+        wait_until(lambda: len(versions(url, "orders")) > under_way, 60, "consumption under way")
+    except BaseException:
+        stop(members)
+        raise
+    return members
 
 
 def kill_loop(settings: KafkaSettings, url: str, names: tuple[str, str, str], events: list, kills: int, **env: str):

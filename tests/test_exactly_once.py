@@ -22,7 +22,7 @@ from kafka.config import producer_config
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER
 from kafka.offsets import read_topic
 from tests.consumer_events import caught_up, latest, order_history, produce, versions, wait_until
-from tests.exactly_once_support import kill_loop, reset_to_earliest, runner, snapshot, stop
+from tests.exactly_once_support import kill_loop, pair, reset_to_earliest, snapshot, stop
 
 pytestmark = pytest.mark.slow
 
@@ -99,13 +99,10 @@ def test_detector_fires_with_offsets_in_kafka_only(kafka_settings, schema_url, n
 
 def test_zombie_member_batch_is_not_committed(kafka_settings, schema_url, names):
     """SIGSTOP a member past its session timeout; its partitions move; SIGCONT: its batch is fenced."""
-    topic, dlq, group = order_names = names("orders", partitions=2)
+    topic, _dlq, group = order_names = names("orders", partitions=2)
     events = order_history(3_000, seed=8)
-    produce(kafka_settings, topic, events)
-    zombie = runner(kafka_settings, schema_url, topic, dlq, group, 1)
-    sibling = runner(kafka_settings, schema_url, topic, dlq, group, 2)
+    zombie, sibling = pair(kafka_settings, schema_url, order_names, events, under_way=300)
     try:
-        wait_until(lambda: len(versions(schema_url, "orders")) > 300, 60, "both members under way")
         zombie.send_signal(signal.SIGSTOP)
         # The sibling takes the zombie's partition after 6 s; PostgreSQL ends the zombie's open
         # transaction after 10 s idle, releasing its locks; then the sibling drains everything.
