@@ -15,6 +15,7 @@ batch processed twice would count twice; ``verify`` recomputes the sums to show 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -46,19 +47,40 @@ def minute_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def apply_order_deltas(conn: Connection, rows: Sequence[Row]) -> int:
-    """Add the batch's payments and cancellations to the aggregates; call before the orders upsert.
+@dataclass
+class SalesDeltas:
+    """What one batch adds to the sums, computed before the orders upsert, applied after it."""
 
-    Returns how many events moved a sum. The statuses before the batch come from the orders
-    table; within the batch they follow the events in offset order, newest version winning.
+    products: dict[tuple[UUID, datetime], list[Any]] = field(default_factory=dict)
+    customers: dict[UUID, list[Any]] = field(default_factory=dict)
+    events: int = 0  # events that moved a sum
+
+    def apply(self, conn: Connection) -> int:
+        """Add the deltas (row locks on the sums are taken here, late in the transaction)."""
+        if self.products:
+            keys, sums = list(self.products), list(self.products.values())
+            conn.execute(_PRODUCTS, {"product": [k[0] for k in keys], "minute": [k[1] for k in keys],
+                                     "orders": [s[0] for s in sums], "units": [s[1] for s in sums],
+                                     "revenue": [s[2] for s in sums]})  # fmt: skip
+        if self.customers:
+            ids, sums = list(self.customers), list(self.customers.values())
+            conn.execute(_CUSTOMERS, {"user": ids, "orders": [s[0] for s in sums], "spend": [s[1] for s in sums],
+                                      "last": [s[2] for s in sums]})  # fmt: skip
+        return self.events
+
+
+def order_deltas(conn: Connection, rows: Sequence[Row]) -> SalesDeltas:
+    """The batch's payments and cancellations as deltas; call before the orders upsert (reads only).
+
+    The statuses before the batch come from the orders table; within the batch they follow the
+    events in offset order, newest version winning.
     """
     cancelled = [r["order_id"] for r in rows if r["status"] == "cancelled"]
     status: dict[UUID, tuple[int, str]] = {}
     if cancelled:
         status = {o: (v, s) for o, v, s in conn.execute(_PRIOR, {"ids": cancelled})}
-    products: dict[tuple[UUID, datetime], list[Any]] = {}
-    customers: dict[UUID, list[Any]] = {}
-    moved = 0
+    deltas = SalesDeltas()
+    products, customers = deltas.products, deltas.customers
     for row in rows:
         before = status.get(row["order_id"])
         sign = 1 if row["status"] == "paid" else -1 if row["status"] == "cancelled" and _counted(before) else 0
@@ -66,7 +88,7 @@ def apply_order_deltas(conn: Connection, rows: Sequence[Row]) -> int:
             status[row["order_id"]] = (row["version"], row["status"])
         if not sign:
             continue
-        moved += 1
+        deltas.events += 1
         product = products.setdefault((row["product_id"], minute_of(row["occurred_at"])), [0, 0, Decimal(0)])
         product[0] += sign
         product[1] += sign * row["quantity"]
@@ -76,16 +98,7 @@ def apply_order_deltas(conn: Connection, rows: Sequence[Row]) -> int:
         customer[1] += sign * row["total_amount"]
         if sign > 0 and (customer[2] is None or row["occurred_at"] > customer[2]):
             customer[2] = row["occurred_at"]
-    if products:
-        (keys, sums) = zip(*products.items(), strict=True)
-        conn.execute(_PRODUCTS, {"product": [k[0] for k in keys], "minute": [k[1] for k in keys],
-                                 "orders": [s[0] for s in sums], "units": [s[1] for s in sums],
-                                 "revenue": [s[2] for s in sums]})  # fmt: skip
-    if customers:
-        ids, sums = list(customers), list(customers.values())
-        conn.execute(_CUSTOMERS, {"user": ids, "orders": [s[0] for s in sums], "spend": [s[1] for s in sums],
-                                  "last": [s[2] for s in sums]})  # fmt: skip
-    return moved
+    return deltas
 
 
 def _counted(before: tuple[int, str] | None) -> bool:

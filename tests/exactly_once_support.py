@@ -48,11 +48,17 @@ def pair(settings: KafkaSettings, url: str, names: tuple[str, str, str], events:
 
 
 def kill_loop(settings: KafkaSettings, url: str, names: tuple[str, str, str], events: list, kills: int, **env: str):
-    """Produce ``events`` in slices while SIGKILLing a random one of two members ``kills`` times."""
+    """SIGKILL a random one of two members ``kills`` times while they work off ``events``.
+
+    Half the events are a backlog from the start, the rest arrive in slices meanwhile: the members
+    are busy, so a kill lands mid-batch or with up to a second of batches not yet mirrored to Kafka.
+    """
     topic, dlq, group = names
     rng = random.Random(14)
+    produce(settings, topic, events[: len(events) // 2])
     members = [runner(settings, url, topic, dlq, group, n, **env) for n in (1, 2)]
-    producer = threading.Thread(target=_produce_slowly, args=(settings, topic, events), daemon=True)
+    rest = events[len(events) // 2 :]
+    producer = threading.Thread(target=_produce_slowly, args=(settings, topic, rest), daemon=True)
     producer.start()
     try:
         for _ in range(kills):

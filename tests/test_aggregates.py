@@ -11,7 +11,7 @@ from decimal import Decimal
 import pytest
 
 from apps.verify.aggregates import as_tables, compare, empty_state, fold
-from database.aggregates import apply_order_deltas, sales_rows
+from database.aggregates import order_deltas, sales_rows
 from database.database import make_engine
 from database.migrate import upgrade
 from database.models import TABLES
@@ -29,7 +29,7 @@ def db(pg_schema):
     url, _schema = pg_schema
     upgrade(url)
     engine = make_engine(url, pool_size=2)
-    sink = PostgresSink(url, ORDERS, aggregate=apply_order_deltas)
+    sink = PostgresSink(url, ORDERS, aggregate=order_deltas)
     yield url, engine, sink
     sink.close()
     engine.dispose()

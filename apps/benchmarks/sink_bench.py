@@ -34,7 +34,7 @@ from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, load
-from database.aggregates import apply_order_deltas
+from database.aggregates import order_deltas
 from database.crud import Method
 from database.database import make_engine
 from database.migrate import upgrade
@@ -81,7 +81,7 @@ def exactly_once_rates(url: str, engine: Engine, events: list, batch: int) -> tu
         for exact in (False, True):
             with engine.begin() as conn:
                 conn.execute(text("TRUNCATE orders, product_minute_sales, customer_sales, consumer_offsets"))
-            sink = PostgresSink(url, ORDERS, aggregate=apply_order_deltas if exact else None)
+            sink = PostgresSink(url, ORDERS, aggregate=order_deltas if exact else None)
             started = time.perf_counter()
             for i in range(0, len(events), batch):
                 chunk = events[i : i + batch]

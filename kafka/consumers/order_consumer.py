@@ -6,7 +6,7 @@ Orders are stored even when their user or product row is not there yet (no forei
 """
 
 from common.events import OrderEvent
-from database.aggregates import apply_order_deltas
+from database.aggregates import order_deltas
 from database.models import Order
 from kafka.consumers.spec import ConsumerSpec
 from kafka.topics import ORDERS
@@ -16,5 +16,5 @@ ORDER_CONSUMER = ConsumerSpec(
     topic=ORDERS,
     schema=OrderEvent,
     table=Order.__table__,
-    aggregate=apply_order_deltas,
+    aggregate=order_deltas,
 )

@@ -15,7 +15,7 @@ event. Anything that is not a database error is a bug and propagates.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 import psycopg
 from pydantic import BaseModel
@@ -33,7 +33,15 @@ TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # owner needs; PostgreSQL ends such a session after this long, so the group moves on.
 IDLE_IN_TRANSACTION_MS = 10_000
 RowMapper = Callable[[Any], dict[str, Any]]
-Aggregator = Callable[[Connection, list[dict[str, Any]]], int]  # adds a batch to aggregate tables
+
+
+class Deltas(Protocol):
+    """What a batch adds to aggregate tables; ``apply`` runs after the upsert, in its transaction."""
+
+    def apply(self, conn: Connection) -> int: ...
+
+
+Aggregator = Callable[[Connection, list[dict[str, Any]]], Deltas]  # reads only: runs before the upsert
 
 
 def translate(exc: BaseException) -> SinkError | None:
@@ -117,9 +125,12 @@ class PostgresSink(Sink[BaseModel]):
                 conflicts = version_conflicts(conn, self.table, rows) if rows else []
                 if conflicts:
                     raise RejectedRecords([(index, why, "version_conflict") for index, why in conflicts])
-                if self.aggregate is not None and rows:
-                    self.aggregate(conn, rows)  # before the upsert: it reads the statuses it replaces
+                # Reads before the upsert (the statuses it replaces), row locks on the sums after it:
+                # shared rows are locked only in the last, quick statements of the transaction.
+                deltas = self.aggregate(conn, rows) if self.aggregate is not None and rows else None
                 self.last_result = upsert_latest(conn, self.table, rows, self.method)
+                if deltas is not None:
+                    deltas.apply(conn)
                 if checkpoint is not None:
                     advance(conn, checkpoint)
         except SinkError:
