@@ -53,6 +53,8 @@ class KafkaSettings(BaseSettings):
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
     consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
+    # Test-only: offsets in Kafka alone (at-least-once), so tests can show verify catching a double count.
+    consumer_offsets_in_kafka_only: bool = False
     session_timeout_ms: int = Field(10_000, ge=1_000)
     max_poll_interval_ms: int = Field(300_000, ge=10_000)
 

@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Connection, Insert, Table, column, func, select, table
+from sqlalchemy import Connection, Insert, Table, column, func, select, table, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -144,6 +144,41 @@ def upsert_latest(conn: Connection, target: Table, rows: Iterable[Row], method: 
         return UpsertResult(len(received), 0, 0)
     write = _copy_upsert if method == "copy" else _values_upsert
     return UpsertResult(len(received), len(unique), write(conn, target, unique))
+
+
+def version_conflicts(conn: Connection, target: Table, rows: Sequence[Row]) -> list[tuple[int, str]]:
+    """Rows whose entity already has their version from another event: (index, why).
+
+    The first event applied at a version wins; a later one at the same version with another
+    event id is not a redelivery but a conflict, to be set aside. Checked against earlier rows
+    of the batch and against the table (one indexed join).
+    """
+    key = key_of(target)
+    first: dict[tuple[Any, int], Any] = {}
+    found: list[tuple[int, str]] = []
+    for index, row in enumerate(rows):
+        winner = first.setdefault((row[key], row["version"]), row["event_id"])
+        if winner != row["event_id"]:
+            found.append((index, f"{key} {row[key]} v{row['version']} already set by event {winner}"))
+    stored = _conflict_query(target)
+    params = {"keys": [row[key] for row in rows], "versions": [row["version"] for row in rows]}
+    table_events = {(k, v): e for k, v, e in conn.execute(stored, params)}
+    in_batch = {index for index, _ in found}
+    for index, row in enumerate(rows):
+        winner = table_events.get((row[key], row["version"]))
+        if winner is not None and winner != row["event_id"] and index not in in_batch:
+            found.append((index, f"{key} {row[key]} v{row['version']} already set by event {winner}"))
+    return sorted(found)
+
+
+@cache
+def _conflict_query(target: Table) -> Any:
+    key = key_of(target)
+    return text(
+        f'SELECT t."{key}", t.version, t.event_id FROM "{target.name}" t'
+        " JOIN unnest(CAST(:keys AS uuid[]), CAST(:versions AS bigint[])) AS b(k, v)"
+        f' ON t."{key}" = b.k AND t.version = b.v'
+    )
 
 
 # --- reading back (verify, console) ---------------------------------------------------------------

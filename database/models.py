@@ -78,7 +78,47 @@ class Order(Versioned, Base):
     status: Mapped[str] = mapped_column(String(16))
 
 
+class ConsumerOffset(Base):
+    """Next offset to read per group and partition, written in the transaction of the batch it ends.
+
+    The consumers' source of truth for positions (Kafka's committed offsets only mirror it, for
+    lag); a batch advances it by compare-and-set from the offset the batch started at.
+    """
+
+    __tablename__ = "consumer_offsets"
+
+    group_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topic: Mapped[str] = mapped_column(String(255), primary_key=True)
+    partition: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_offset: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProductMinuteSales(Base):
+    """Paid orders per product per minute (UTC), net of cancellations (see GUIDE/DB_README.md)."""
+
+    __tablename__ = "product_minute_sales"
+
+    product_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[int] = mapped_column(BigInteger)
+    revenue: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+
+
+class CustomerSales(Base):
+    """Paid orders and spend per customer, net of cancellations, and when they last paid."""
+
+    __tablename__ = "customer_sales"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    orders: Mapped[int] = mapped_column(BigInteger)
+    spend: Mapped[Decimal] = mapped_column(Numeric(18, 2))
+    last_order_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 TABLES = {"users": User.__table__, "products": Product.__table__, "orders": Order.__table__}
+AGGREGATES = {"product_minute_sales": ProductMinuteSales.__table__, "customer_sales": CustomerSales.__table__}
 
 
 # --- reconciliation state (``manage.py verify``) ---------------------------------------------------

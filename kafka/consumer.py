@@ -4,20 +4,22 @@ Lifecycle of one batch (the checkpoint decides the order, as in Quix Streams and
 
 1. ``consume`` what is already fetched, up to ``batch_size``, waiting at most ``batch_timeout_s``
    for the first message; each is validated with the topic's schema. A message that can never
-   succeed (bad JSON, schema violation) is sent to the dead-letter topic and the batch goes on.
-2. ``sink.flush()``: one database transaction, version-guarded upsert (redelivery is harmless).
+   succeed (bad JSON, schema violation, a key that is not its entity id) is sent to the
+   dead-letter topic and the batch goes on.
+2. The dead-letter publisher confirms every reject, then ``sink.flush(checkpoint)``: one database
+   transaction with the rows, the aggregates and the batch's offsets (exactly once, see below).
    A transient error pauses the partitions and retries the same batch with backoff, polling so
-   the member stays in its group; nothing is skipped or committed meanwhile. A terminal error
-   isolates the offending record(s) and dead-letters them.
-3. The dead-letter publisher confirms every reject; offsets ``last + 1`` become the positions
-   to commit. A crash before this point means redelivery, never loss.
+   the member stays in its group; nothing is skipped or committed meanwhile. Records the sink
+   refuses (a version conflict, a value the database rejects) are dead-lettered, the rest retried.
+3. Offsets ``last + 1`` become the positions mirrored to Kafka.
 
-Offsets are committed every ``commit_interval_s`` (1 s), asynchronously, as Kafka Connect and
-Quix Streams do: the rows are already in PostgreSQL, so an offset commit per batch would only
-add broker requests (each one replicated), and a commit that is late or lost only means a
-harmless redelivery. A failed commit is repeated when next due. On revoke and on ``stop()``
-(SIGTERM) the in-flight batch is flushed and the commit is synchronous, before the partitions
-change hands; if the flush fails the batch is dropped and the new owner gets it again.
+Exactly once: PostgreSQL, not Kafka, holds the group's offsets (``database/offsets.py``). On
+assignment the member seeks to them; each batch moves them by compare-and-set from where it
+started, so a member that lost its partitions (paused past its session timeout) is fenced off:
+its batch rolls back and it re-seeks. Kafka's committed offsets are a mirror for lag, committed
+every ``commit_interval_s`` (1 s) asynchronously; on revoke and on ``stop()`` (SIGTERM) the
+in-flight batch is flushed and the mirror committed synchronously. The test-only setting
+``consumer_offsets_in_kafka_only`` brings back at-least-once: Kafka's offsets alone, no seek.
 """
 
 from __future__ import annotations
@@ -34,10 +36,11 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from common.settings import KafkaSettings
+from database.offsets import Checkpoint, Move
 from kafka.config import consumer_config
 from kafka.dead_letter import DeadLetterPublisher
 from kafka.sinks.base import Sink
-from kafka.sinks.errors import SinkError, TerminalSinkError, TransientSinkError
+from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 15.0
@@ -106,6 +109,7 @@ class BatchConsumer:
         self.batch_timeout_s = batch_timeout_s or settings.consumer_batch_timeout_s
         self.commit_interval_s = settings.consumer_commit_interval_s if commit_interval_s is None else commit_interval_s
         self.max_backoff_s = max_backoff_s
+        self.exactly_once = not settings.consumer_offsets_in_kafka_only
         conf = consumer_config(settings, group_id, client_id) | {
             "logger": logging.getLogger("librdkafka"),
             "on_commit": self._on_commit,
@@ -115,10 +119,11 @@ class BatchConsumer:
         self.consumer = Consumer(conf)
         self.dead_letters = DeadLetterPublisher(settings, dlq_topic, group_id, client_id)
         self.assignment: set[tuple[str, int]] = set()
-        self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits"), 0)
+        self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits", "fenced"), 0)
         self._pending: list[tuple[Message, BaseModel]] = []
         self._offsets: dict[tuple[str, int], list[int]] = {}  # (topic, partition) -> [first, last]
-        self._positions: dict[tuple[str, int], int] = {}  # next offset per owned partition, applied in PostgreSQL
+        # next offset per owned partition as stored in PostgreSQL: a batch's compare-and-set start
+        self._positions: dict[tuple[str, int], int] = {}
         self._uncommitted = False  # positions moved (or a commit failed) since the last commit
         self._committed_at = time.monotonic()
         self._stopping = threading.Event()
@@ -180,6 +185,8 @@ class BatchConsumer:
         decoded = decode(self.schema, message.value())
         if isinstance(decoded, Rejection):
             self._dead_letter(message, decoded.error, decoded.kind)
+        elif (mismatch := key_mismatch(message.key(), decoded)) is not None:
+            self._dead_letter(message, mismatch, "key_mismatch")
         else:
             self._pending.append((message, decoded))
             self.sink.add(decoded)
@@ -196,6 +203,10 @@ class BatchConsumer:
             while True:
                 try:
                     self._write()
+                    self._advance()
+                    break
+                except FencedSinkError as exc:
+                    self._fenced(exc)
                     break
                 except TransientSinkError as exc:
                     if self._stopping.is_set():
@@ -209,7 +220,6 @@ class BatchConsumer:
                     self._wait(delay)
                     if self._revocations != revocations:
                         return  # the revoke handler settled (or dropped) this batch
-            self._advance()
             self.consumer.resume(self.consumer.assignment())
         due = time.monotonic() - self._committed_at >= self.commit_interval_s
         # On stop, commit synchronously even if nothing moved: the last asynchronous commit may
@@ -226,21 +236,46 @@ class BatchConsumer:
         self._offsets.clear()
 
     def _write(self) -> None:
-        try:
-            self.stats["applied"] += self.sink.flush()
-        except TerminalSinkError as exc:
-            self._log(logging.WARNING, "batch rejected, isolating records", error=exc)
-            self._isolate()
-        self.dead_letters.confirm()
-
-    def _isolate(self) -> None:
-        """Write records one by one; dead-letter those the database rejects. Idempotent on retry."""
-        for message, event in self._pending:
+        """Confirm the rejects, then write the batch with its offsets; set aside what the sink refuses."""
+        while True:
+            self.dead_letters.confirm()  # before the batch (and its offsets) commit past them
             try:
-                self.stats["applied"] += self.sink.write([event])
+                self.stats["applied"] += self.sink.flush(self._batch_checkpoint())
+                return
+            except RejectedRecords as exc:
+                rejects = exc.rejects
             except TerminalSinkError as exc:
-                self._dead_letter(message, str(exc), "sink")
-        self.sink.drop()
+                self._log(logging.WARNING, "batch rejected, isolating records", error=exc)
+                rejects = [(index, why, "sink") for index, why in self.sink.find_rejects()]
+                if not rejects:
+                    raise TransientSinkError(f"batch rejected, yet no record alone: {exc}") from exc
+            self._set_aside(rejects)
+
+    def _set_aside(self, rejects: list[tuple[int, str, str]]) -> None:
+        """Dead-letter the records the sink refused and take them out of the batch."""
+        for index, why, kind in rejects:
+            self._dead_letter(self._pending[index][0], why, kind)
+        gone = {index for index, _, _ in rejects}
+        self._pending = [item for index, item in enumerate(self._pending) if index not in gone]
+        self.sink.remove(gone)
+
+    def _batch_checkpoint(self) -> Checkpoint | None:
+        """Each partition of the batch moves from its stored offset (None: never stored) to ``last + 1``."""
+        if not self.exactly_once:
+            return None
+        moves = tuple(Move(p, self._positions.get((t, p)), last + 1) for (t, p), (_, last) in self._offsets.items())
+        return Checkpoint(self.group_id, self.topic, moves)
+
+    def _fenced(self, exc: FencedSinkError) -> None:
+        """Another member moved our stored offsets: forget the batch, re-seek to what PostgreSQL holds."""
+        self.stats["fenced"] += 1
+        self._log(logging.WARNING, "batch fenced off, re-seeking to the stored offsets", error=exc)
+        partitions = [tp for tp in self._offsets if tp in self.assignment]
+        self._drop()
+        try:
+            self._seek_stored([TopicPartition(t, p) for t, p in partitions])
+        except (KafkaException, SinkError) as error:  # not ours any more, or the database is away: next batch retries
+            self._log(logging.WARNING, "re-seek failed", error=error)
 
     def _wait(self, delay_s: float) -> None:
         """Sleep while polling paused partitions, so heartbeats and rebalances are still served."""
@@ -286,9 +321,36 @@ class BatchConsumer:
         self._offsets.clear()
 
     # --- rebalance callbacks (run inside consume/poll) -------------------------------------------
-    def _on_assign(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self.assignment |= {(tp.topic, tp.partition) for tp in partitions}
+        if self.exactly_once:
+            self._position_at_stored(partitions)
+            consumer.assign(partitions)  # start where PostgreSQL says; Kafka's offset only if never stored
         self._log(logging.INFO, "partitions assigned", partitions=_names(partitions))
+
+    def _position_at_stored(self, partitions: list[TopicPartition]) -> None:
+        """Set each partition's start to its stored offset, retrying while the database is away."""
+        backoff = Backoff(maximum_s=self.max_backoff_s)
+        while True:
+            try:
+                stored = self.sink.stored_offsets(self.group_id, self.topic)
+                break
+            except TransientSinkError as exc:
+                if self._stopping.is_set():
+                    return  # Kafka's offsets then; a batch from there is fenced if PostgreSQL disagrees
+                self._log(logging.WARNING, "cannot read stored offsets, retrying", error=exc)
+                time.sleep(backoff.next())
+        for tp in partitions:
+            if tp.partition in stored:
+                tp.offset = self._positions[(tp.topic, tp.partition)] = stored[tp.partition]
+                self._uncommitted = True  # mirror them to Kafka, so lag is true even before a batch
+
+    def _seek_stored(self, partitions: list[TopicPartition]) -> None:
+        """Seek owned partitions back to their stored offsets (after a fenced batch)."""
+        self._position_at_stored(partitions)
+        for tp in partitions:
+            if tp.offset >= 0:
+                self.consumer.seek(tp)
 
     def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         self._revocations += 1
@@ -324,6 +386,14 @@ class BatchConsumer:
         if time.monotonic() - self._stats_at >= STATS_INTERVAL_S:
             self._stats_at = time.monotonic()
             self._log(logging.INFO, "progress", **self.stats)
+
+
+def key_mismatch(key: bytes | None, event: BaseModel) -> str | None:
+    """Why a message's key is not its event's entity id, or None: partitioning and order rely on it."""
+    entity = str(event.entity_id)  # type: ignore[attr-defined]  # every envelope has one
+    if key is not None and key == entity.encode():
+        return None
+    return f"key {key!r} is not the entity id {entity}"
 
 
 def _names(partitions: list[TopicPartition]) -> str:

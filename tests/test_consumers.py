@@ -6,10 +6,7 @@ runner subprocesses where a process must die).
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
@@ -22,7 +19,6 @@ from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.events import topic_of
-from common.settings import PROJECT_ROOT
 from database.database import make_engine
 from database.models import TABLES
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER
@@ -36,6 +32,7 @@ from tests.consumer_events import (
     versions,
     wait_until,
 )
+from tests.exactly_once_support import pair
 
 
 def snapshot(url: str, table: str) -> list[tuple]:
@@ -159,23 +156,11 @@ def test_postgres_down_for_15s_nothing_lost(runtime, kafka_settings, schema_url,
     assert versions(schema_url, "orders") == latest(first + second)
 
 
-def _runner(kafka_settings, schema_url, topic, dlq, group, instance):
-    env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": kafka_settings.bootstrap_servers,
-           "PIPELINE_DATABASE_URL": schema_url, "PIPELINE_KAFKA_CONSUMER_BATCH_SIZE": "25",
-           "PIPELINE_KAFKA_SESSION_TIMEOUT_MS": "6000"}  # fmt: skip
-    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--instance", str(instance),
-            "--topic", topic, "--group-id", group, "--dlq-topic", dlq]  # fmt: skip
-    return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
 def test_sigkill_member_sibling_takes_over_and_sigterm_exits_0(kafka_settings, schema_url, names):
-    topic, dlq, group = names("orders", partitions=2)
+    topic, _dlq, group = order_names = names("orders", partitions=2)
     events = order_history(3_000, seed=5)
-    produce(kafka_settings, topic, events)
-    victim = _runner(kafka_settings, schema_url, topic, dlq, group, 1)
-    sibling = _runner(kafka_settings, schema_url, topic, dlq, group, 2)
+    victim, sibling = pair(kafka_settings, schema_url, order_names, events, under_way=200)
     try:
-        wait_until(lambda: len(versions(schema_url, "orders")) > 200, 60, "consumption under way")
         assert not caught_up(kafka_settings, topic, group)
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)

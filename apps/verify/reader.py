@@ -16,7 +16,8 @@ Plug-in protocol (``Reconciler``), e.g. analytics aggregates recomputed from ord
 
     verify(kafka, url, extra=[RevenueFold("orders")])
 
-``sources`` maps topic -> schema (``None``: raw messages, e.g. a dead-letter topic). ``apply``
+``sources`` maps topic -> schema (``None``: raw messages, e.g. a dead-letter topic); a message that
+fails the schema or whose key is not its entity id is ``rejected`` (the consumer dead-letters it). ``apply``
 gets every new ``Record`` up to the snapshot, in offset order per partition. ``save`` runs in the
 positions' transaction. ``compare`` runs after the consumer groups committed past the snapshot;
 rows written from later events can be explained with ``snapshot.after(topic)``.
@@ -34,7 +35,7 @@ from sqlalchemy import Connection, Engine
 
 from apps.verify import state
 from apps.verify.snapshot import Snapshot
-from kafka.consumer import Rejection, decode
+from kafka.consumer import Rejection, decode, key_mismatch
 from kafka.offsets import read_range
 
 
@@ -146,7 +147,11 @@ def _dispatch(snapshot: Snapshot, topic: str, start: dict[int, int], readers: li
         event, rejected = None, False
         if schema is not None:
             decoded = decode(schema, message.value())
-            event, rejected = (None, True) if isinstance(decoded, Rejection) else (decoded, False)
+            # The consumer dead-letters a message keyed by anything but its entity id: so does verify.
+            if isinstance(decoded, Rejection) or key_mismatch(message.key(), decoded) is not None:
+                rejected = True
+            else:
+                event = decoded
         record = Record(topic, partition, offset, message, event, rejected)
         for r in readers:
             if offset >= saved[r.name].get((topic, partition), 0):

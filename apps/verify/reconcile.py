@@ -4,8 +4,9 @@ One run: (1) cut the source topics at their end offsets (``snapshot``); (2) read
 messages since the last run into the saved state (``reader``, ``state``); (3) wait, bounded,
 until every consumer group committed past the cut, then cut the dead-letter topics too;
 (4) compare: entity rows by version and content (``entities``), dead letters by position
-(``dead_letters``), orders without user or product, and any plug-in reconciler (``extra``,
-see ``apps/verify/reader.py``); (5) store the result for the console.
+(``dead_letters``), orders without user or product, the sales aggregates of every target whose
+consumer keeps them (``sales``), and any plug-in reconciler (``extra``, see
+``apps/verify/reader.py``); (5) store the result for the console.
 
 Runs are serialized by a PostgreSQL advisory lock: two at once would fold the same messages twice.
 """
@@ -20,11 +21,13 @@ from typing import Any
 from sqlalchemy import Engine, text
 
 from apps.verify import state
+from apps.verify.aggregates import SalesReport
 from apps.verify.dead_letters import MISMATCHES as LETTER_MISMATCHES
 from apps.verify.dead_letters import DeadLetterMatcher
 from apps.verify.entities import MISMATCHES as ENTITY_MISMATCHES
 from apps.verify.entities import EntityReconciler, orphans_within
 from apps.verify.reader import Findings, Reconciler, catch_up
+from apps.verify.sales import SalesFold
 from apps.verify.snapshot import Snapshot
 from apps.verify.target import Target
 from common.settings import KafkaSettings
@@ -69,6 +72,7 @@ class VerifyReport:
     topics: list[TopicReport]
     orphans: Orphans | None
     plugins: dict[str, Findings] = field(default_factory=dict)
+    sales: SalesReport | None = None  # the sums against their recomputation, when a target keeps them
     snapshot_at: str = ""
     took_s: float = 0.0
 
@@ -145,6 +149,8 @@ def _run(
     snapshot.take(reversed([t.topic for t in targets]))  # orders before their users and products
     entities = [EntityReconciler(t) for t in targets]
     letters = [DeadLetterMatcher(t) for t in targets]
+    sales = [SalesFold(t) for t in targets if t.spec.aggregate is not None]
+    extra = [*sales, *extra]
     lags = snapshot.wait_applied({t.topic: t.group_id for t in targets}, wait_s)
     snapshot.take([t.dlq_topic for t in targets])
     stats = catch_up(engine, snapshot, [*entities, *letters, *extra])
@@ -160,6 +166,7 @@ def _run(
                 report.samples += findings.samples
                 report.ok = report.ok and findings.ok
         result.plugins = {r.name: r.compare(conn, snapshot) for r in extra}
+        result.sales = next((fold.report for fold in sales), None)
         tables = {t.spec.table.name: t for t in targets}
         if {"users", "products", "orders"} <= tables.keys():
             users, products = tables["users"].spec.table, tables["products"].spec.table

@@ -14,7 +14,7 @@ from sqlalchemy import Table
 
 from common.settings import KafkaSettings
 from kafka.consumer import BatchConsumer
-from kafka.sinks.postgres import PostgresSink, RowMapper, event_row
+from kafka.sinks.postgres import Aggregator, PostgresSink, RowMapper, event_row
 from kafka.topics import CONSUMER_GROUPS, TopicSpec
 
 
@@ -27,6 +27,7 @@ class ConsumerSpec:
     schema: type[BaseModel]
     table: Table
     to_row: RowMapper = event_row
+    aggregate: Aggregator | None = None  # aggregate tables kept in the batch's transaction
 
     @property
     def group_id(self) -> str:
@@ -56,7 +57,7 @@ class ConsumerSpec:
             group_id=group_id or self.group_id,
             dlq_topic=dlq_topic or (self.topic.dlq if topic == self.topic.name else f"{topic}-dlq"),
             schema=self.schema,
-            sink=PostgresSink(database_url, self.table, self.to_row),
+            sink=PostgresSink(database_url, self.table, self.to_row, aggregate=self.aggregate),
             client_id=self.client_id(instance),
             **options,  # type: ignore[arg-type]  # batch_size, batch_timeout_s, group_instance_id ...
         )

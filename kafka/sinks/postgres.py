@@ -1,4 +1,9 @@
-"""PostgreSQL sink: one batch, one transaction, one version-guarded upsert.
+"""PostgreSQL sink: one batch, one transaction: conflicts check, aggregates, upsert, offsets.
+
+The transaction sets aside events that conflict with an applied version (``RejectedRecords``,
+nothing written), adds the batch to the aggregates (orders only), applies the version-guarded
+upsert and moves the group's stored offsets by compare-and-set (``database/offsets.py``); a
+fenced batch rolls back whole (``FencedSinkError``).
 
 Driver errors are translated in one place (``translate``): an error caused by the data (SQLSTATE
 class 22 data exception, 23 integrity violation) is terminal for that record; every other
@@ -10,20 +15,33 @@ event. Anything that is not a database error is a bug and propagates.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NoReturn, Protocol
 
 import psycopg
 from pydantic import BaseModel
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy import exc as sa_exc
 
-from database.crud import Method, UpsertResult, upsert_latest
+from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
 from database.database import make_engine
+from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
 from kafka.sinks.base import Sink
-from kafka.sinks.errors import SinkError, TerminalSinkError, TransientSinkError
+from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
 TERMINAL_SQLSTATE_CLASSES = ("22", "23")
+# A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
+# owner needs; PostgreSQL ends such a session after this long, so the group moves on.
+IDLE_IN_TRANSACTION_MS = 10_000
 RowMapper = Callable[[Any], dict[str, Any]]
+
+
+class Deltas(Protocol):
+    """What a batch adds to aggregate tables; ``apply`` runs after the upsert, in its transaction."""
+
+    def apply(self, conn: Connection) -> int: ...
+
+
+Aggregator = Callable[[Connection, list[dict[str, Any]]], Deltas]  # reads only: runs before the upsert
 
 
 def translate(exc: BaseException) -> SinkError | None:
@@ -41,6 +59,20 @@ def translate(exc: BaseException) -> SinkError | None:
             return TerminalSinkError(f"{sqlstate} {_first_line(exc)}")
         return TransientSinkError(f"{sqlstate or 'connection'} {_first_line(exc)}".strip())
     return None
+
+
+def _limit_idle_transactions(dbapi_connection: Any, _record: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}")
+    dbapi_connection.commit()
+
+
+def _reraise(exc: BaseException) -> NoReturn:
+    """Raise the ``SinkError`` for a database error; re-raise anything else (a bug) unchanged."""
+    translated = translate(exc)
+    if translated is None:
+        raise exc
+    raise translated from exc
 
 
 def _first_line(exc: object) -> str:
@@ -71,29 +103,69 @@ class PostgresSink(Sink[BaseModel]):
         to_row: RowMapper = event_row,
         method: Method = "copy",
         engine: Engine | None = None,
+        aggregate: Aggregator | None = None,
     ) -> None:
         super().__init__()
         self.table = table
         self.to_row = to_row
         self.method = method
+        self.aggregate = aggregate
         # No pre-ping: a dead connection fails the batch, which is retried on a fresh one anyway.
         self.engine = engine or make_engine(
             database_url, pool_size=1, pre_ping=False, connect_args={"connect_timeout": 5}
         )
+        event.listen(self.engine, "connect", _limit_idle_transactions)
         self.last_result = UpsertResult(0, 0, 0)
 
-    def write(self, records: Sequence[BaseModel]) -> int:
+    def write(self, records: Sequence[BaseModel], checkpoint: Checkpoint | None = None) -> int:
         """One transaction: commit on success, roll back and raise a ``SinkError`` otherwise."""
         rows = [self.to_row(record) for record in records]
         try:
             with self.engine.begin() as conn:
+                conflicts = version_conflicts(conn, self.table, rows) if rows else []
+                if conflicts:
+                    raise RejectedRecords([(index, why, "version_conflict") for index, why in conflicts])
+                # Reads before the upsert (the statuses it replaces), row locks on the sums after it:
+                # shared rows are locked only in the last, quick statements of the transaction.
+                deltas = self.aggregate(conn, rows) if self.aggregate is not None and rows else None
                 self.last_result = upsert_latest(conn, self.table, rows, self.method)
+                if deltas is not None:
+                    deltas.apply(conn)
+                if checkpoint is not None:
+                    advance(conn, checkpoint)
+        except SinkError:
+            raise
+        except OffsetFenced as exc:
+            raise FencedSinkError(str(exc), exc.partitions) from exc
         except Exception as exc:
-            translated = translate(exc)
-            if translated is None:
-                raise
-            raise translated from exc
+            _reraise(exc)
         return self.last_result.applied
+
+    def find_rejects(self) -> list[tuple[int, str]]:
+        """Each buffered record alone, in a savepoint of a transaction that is then rolled back."""
+        rejects = []
+        try:
+            with self.engine.connect() as conn, conn.begin() as transaction:
+                for index, record in enumerate(self._buffer):
+                    try:
+                        with conn.begin_nested():
+                            upsert_latest(conn, self.table, [self.to_row(record)], "values")
+                    except sa_exc.DBAPIError as exc:
+                        if not isinstance(translate(exc), TerminalSinkError):
+                            raise
+                        rejects.append((index, str(translate(exc))))
+                transaction.rollback()
+        except sa_exc.SQLAlchemyError as exc:
+            _reraise(exc)
+        return rejects
+
+    def stored_offsets(self, group_id: str, topic: str) -> dict[int, int]:
+        """The group's offsets kept in PostgreSQL; a database error is transient."""
+        try:
+            with self.engine.connect() as conn:
+                return stored_offsets(conn, group_id, topic)
+        except Exception as exc:
+            _reraise(exc)
 
     def close(self) -> None:
         """Dispose of the connection pool."""
