@@ -32,7 +32,9 @@ def _section(fn: Callable[[], Any]) -> Any:
 def _services(runtime: object) -> list[dict]:
     if type(runtime).__name__ != "LocalRuntime":
         return []
-    return [{"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail} for r in runtime.ps()]
+    return [
+        {"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail, "metrics": r.metrics} for r in runtime.ps()
+    ]
 
 
 def _topics(settings: KafkaSettings) -> dict:

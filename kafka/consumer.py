@@ -36,6 +36,7 @@ from pydantic import BaseModel, ValidationError
 from common.settings import KafkaSettings
 from kafka.config import consumer_config
 from kafka.dead_letter import DeadLetterPublisher
+from kafka.metrics import consumer_metrics
 from kafka.sinks.base import Sink
 from kafka.sinks.errors import SinkError, TerminalSinkError, TransientSinkError
 
@@ -114,6 +115,7 @@ class BatchConsumer:
             conf["group.instance.id"] = group_instance_id
         self.consumer = Consumer(conf)
         self.dead_letters = DeadLetterPublisher(settings, dlq_topic, group_id, client_id)
+        self.metrics = consumer_metrics(topic)
         self.assignment: set[tuple[str, int]] = set()
         self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits"), 0)
         self._pending: list[tuple[Message, BaseModel]] = []
@@ -187,6 +189,7 @@ class BatchConsumer:
     def _dead_letter(self, message: Message, error: str, kind: str) -> None:
         self.dead_letters.publish(message, error, kind)
         self.stats["dead_lettered"] += 1
+        self.metrics.dead_lettered += 1
 
     # --- checkpoint -------------------------------------------------------------------------------
     def _checkpoint(self, sync: bool = False) -> None:
@@ -226,12 +229,19 @@ class BatchConsumer:
         self._offsets.clear()
 
     def _write(self) -> None:
+        started, applied, rejected = time.monotonic(), self.stats["applied"], self.stats["dead_lettered"]
         try:
             self.stats["applied"] += self.sink.flush()
         except TerminalSinkError as exc:
             self._log(logging.WARNING, "batch rejected, isolating records", error=exc)
             self._isolate()
         self.dead_letters.confirm()
+        self.metrics.written(
+            (m.timestamp()[1] for m, _ in self._pending),
+            self.stats["applied"] - applied,
+            self.stats["dead_lettered"] - rejected,
+            time.monotonic() - started,
+        )
 
     def _isolate(self) -> None:
         """Write records one by one; dead-letter those the database rejects. Idempotent on retry."""
