@@ -54,7 +54,7 @@ class ProducerMetrics:
         self.acknowledged: defaultdict[str, int] = defaultdict(int)
         self.failed: defaultdict[str, int] = defaultdict(int)
         self.latency = Buckets(LATENCY_BUCKETS)
-        self.queues: weakref.WeakSet[Any] = weakref.WeakSet()  # confluent Producers; len() is their queue
+        self.queues: weakref.WeakSet[Any] = weakref.WeakSet()  # EventProducers (queue_depth())
 
     def delivered(self, topic: str, latency_s: float | None, ok: bool) -> None:
         """One delivery report (called from the producer's delivery callback)."""
@@ -72,7 +72,7 @@ class ProducerMetrics:
         latency = HistogramMetricFamily("pipeline_delivery_latency_seconds", "From send() to the acknowledgement")
         latency.add_metric([], self.latency.cumulative(), self.latency.sum)
         yield latency
-        depth = sum(len(queue) for queue in list(self.queues))
+        depth = sum(producer.queue_depth() for producer in list(self.queues))
         yield GaugeMetricFamily("pipeline_producer_queue_depth", "Messages in the producers' local queue", depth)
 
 

@@ -7,6 +7,7 @@ with a wrong or missing token, and with both it re-publishes each letter once (`
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from apps.console.main import create_app
 from common.settings import ConsoleSettings, DatabaseSettings, KafkaSettings
 from tests.kafka_readback import read_all
 
-TOKEN = "a-test-token-only"
+TOKEN = secrets.token_urlsafe(16)
 
 
 def console(kafka: KafkaSettings, database_url: str, **settings: object) -> TestClient:

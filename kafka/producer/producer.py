@@ -87,7 +87,7 @@ class EventProducer:
         conf = producer_config(settings, client_id) | librdkafka_log | dict(overrides or {})
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer = Producer(conf)
-        METRICS.queues.add(self._producer)
+        METRICS.queues.add(self)
         self._listener = on_delivery
         self._routes: dict[tuple[type, str | None], str] = {}
         self._closed = False
@@ -141,6 +141,10 @@ class EventProducer:
         if not report.ok:
             log.error("producer closed with losses", extra=vars(report) | {"last_error": self.stats.last_error})
         return report
+
+    def queue_depth(self) -> int:
+        """Messages in the local queue: not yet acknowledged or failed (the queue-depth gauge)."""
+        return len(self._producer)
 
     def __enter__(self) -> EventProducer:
         return self
