@@ -243,14 +243,13 @@ def test_live_tail_filters_and_dead_letters(
 ) -> None:
     """The tail shows a message produced during the test, pauses and resumes; the filters find its key."""
     page, errors = page
-    topic, _group = traffic
-    page.goto(f"{console_url}/#/messages/{topic}")
+    page.goto(f"{console_url}/#/messages/{traffic[0]}")
     page.wait_for_selector("#message-count", timeout=15_000)
     page.click("#tail-start")
     page.wait_for_selector('#tail-state[data-state="live"]', timeout=15_000)
     probe = f"tail-probe-{uuid.uuid4().hex[:12]}"
     producer = Producer({"bootstrap.servers": bootstrap_servers})
-    producer.produce(topic, key=probe.encode(), value=b'{"probe": true}', headers=[("source", b"browser-test")])
+    producer.produce(traffic[0], key=probe.encode(), value=b'{"probe": true}', headers=[("source", b"browser-test")])
     assert producer.flush(10) == 0
     page.wait_for_selector(f'#tail-table code:text-is("{probe}")', timeout=15_000)
     shoot(page, "tail")

@@ -69,11 +69,11 @@ def test_producer_counts_acknowledged_and_failed(kafka_settings, make_topic) -> 
         for event in events[:3]:
             producer.send(event)
     _, samples = parse(generate_latest().decode())
-    assert total(samples, "pipeline_events_produced_total", topic=good) == 10
-    assert total(samples, "pipeline_deliveries_acknowledged_total", topic=good) == 10
+    assert total(samples, "pipeline_events_produced_total", topic=good) == len(events)
+    assert total(samples, "pipeline_deliveries_acknowledged_total", topic=good) == len(events)
     assert total(samples, "pipeline_deliveries_failed_total", topic=tiny) == 3
     assert total(samples, "pipeline_deliveries_acknowledged_total", topic=tiny) == 0
-    assert total(samples, "pipeline_delivery_latency_seconds_count") >= 10
+    assert total(samples, "pipeline_delivery_latency_seconds_count") >= len(events)
 
 
 @pytest.fixture
