@@ -114,8 +114,12 @@ def ps() -> None:
     if not rows:
         console.print("nothing is running (make up / make start-all)")
         return
+    from rich import box
+
     title = f"local runtime: {runtime.settings.runtime_dir}"
-    table = Table("service", "state", "pid", "uptime", "metrics", "detail", title=title)
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for header in ("service", "state", "pid", "uptime", "metrics (/metrics)", "detail"):
+        table.add_column(header, overflow="fold", no_wrap=header == "service")
     for row in rows:
         color = {"RUNNING": "green", "EXITED": "cyan", "STOPPED": "dim"}.get(row.state, "red")
         uptime = f"{row.uptime_s}s" if row.uptime_s is not None else ""

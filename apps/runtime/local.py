@@ -94,11 +94,11 @@ class LocalRuntime:
         return programs
 
     def metrics_address(self, name: str) -> str:
-        """Where a service serves its Prometheus metrics ("" when it does not)."""
+        """``host:port`` whose ``/metrics`` a service serves ("" when it serves none)."""
         if name == svc.CONSOLE.name:
-            return f"{self.console.host}:{self.console.port}/metrics"
+            return f"{self.console.host}:{self.console.port}"
         port = svc.metrics_ports(self.settings.metrics_base_port).get(name)
-        return f"127.0.0.1:{port}/metrics" if port else ""
+        return f"127.0.0.1:{port}" if port else ""
 
     def names(self, group: str) -> list[str]:
         return [p.name for p in self.programs() if p.group == group]
