@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # docker compose for this project: ./dc.sh up -d, ./dc.sh ps, ./dc.sh logs -f consumers ...
+# Prometheus and Grafana too: ./dc.sh --profile observability up -d
 set -euo pipefail
 cd "$(dirname "$0")"
 [ -f .env ] || { [ -x .venv/bin/python ] && .venv/bin/python -c "from apps.runtime.envfile import ensure_env_file; ensure_env_file()"; } || cp .env.example .env
-exec docker compose -p ecommerce-pipeline --env-file .env -f deploy/docker-compose.yml "$@"
+exec docker compose -p ecommerce-pipeline --env-file .env -f deploy/docker-compose.yml -f deploy/docker-compose.observability.yml "$@"

@@ -114,11 +114,16 @@ def ps() -> None:
     if not rows:
         console.print("nothing is running (make up / make start-all)")
         return
-    table = Table("service", "state", "pid", "uptime", "detail", title=f"local runtime: {runtime.settings.runtime_dir}")
+    from rich import box
+
+    title = f"local runtime: {runtime.settings.runtime_dir}"
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for header in ("service", "state", "pid", "uptime", "metrics (/metrics)", "detail"):
+        table.add_column(header, overflow="fold", no_wrap=header == "service")
     for row in rows:
         color = {"RUNNING": "green", "EXITED": "cyan", "STOPPED": "dim"}.get(row.state, "red")
         uptime = f"{row.uptime_s}s" if row.uptime_s is not None else ""
-        table.add_row(row.name, f"[{color}]{row.state}[/]", str(row.pid or ""), uptime, row.detail)
+        table.add_row(row.name, f"[{color}]{row.state}[/]", str(row.pid or ""), uptime, row.metrics, row.detail)
     console.print(table)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
@@ -32,7 +33,9 @@ def _section(fn: Callable[[], Any]) -> Any:
 def _services(runtime: object) -> list[dict]:
     if type(runtime).__name__ != "LocalRuntime":
         return []
-    return [{"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail} for r in runtime.ps()]
+    return [
+        {"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail, "metrics": r.metrics} for r in runtime.ps()
+    ]
 
 
 def _topics(settings: KafkaSettings) -> dict:
@@ -94,31 +97,27 @@ def collect_status(settings: KafkaSettings, database_url: str, runtime: object |
 
 
 def print_status(report: dict, console: Console) -> None:
-    """The same report as tables."""
+    """The same report as a table that fits 80 columns (end offsets go on their own line below it)."""
     brokers = report["brokers"]
     if isinstance(brokers, list):
         brokers = ", ".join(f"{b['id']}@{b['host']}:{b['port']}" for b in brokers)
     console.print(f"brokers: {brokers}")
-    table = Table(
-        "topic", "messages", "end offsets", "group", "lag", "table rows", "dead letters", title="pipeline status"
-    )
+    table = Table(title="pipeline status", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, collapse_padding=True)
+    for header in ("topic", "messages", "group", "lag", "rows", "DLQ"):
+        right = header not in ("topic", "group")
+        table.add_column(header, justify="right" if right else "left", overflow="fold", no_wrap=header == "group")
     groups = report["consumer_groups"]
+    ends = []
     for spec in ENTITY_TOPICS:
         topic = report["topics"].get(spec.name, {}) if "error" not in report["topics"] else {}
         group = CONSUMER_GROUPS[spec.name]
         lag = groups.get(group, {}).get("total_lag", "?") if "error" not in groups else "?"
         rows = report["tables"].get(spec.name, "?") if "error" not in report["tables"] else "?"
         dlq = report["dead_letters"].get(spec.dlq, "?") if "error" not in report["dead_letters"] else "?"
-        table.add_row(
-            spec.name,
-            str(topic.get("messages", "?")),
-            str(topic.get("end_offsets", "?")),
-            group,
-            str(lag),
-            str(rows),
-            str(dlq),
-        )
+        table.add_row(spec.name, str(topic.get("messages", "?")), group, str(lag), str(rows), str(dlq))
+        ends.append(f"{spec.name} {' '.join(map(str, topic.get('end_offsets', ['?'])))}")
     console.print(table)
+    console.print("end offsets: " + " | ".join(ends))
     for key in ("topics", "consumer_groups", "tables", "brokers"):
         if isinstance(report[key], dict) and "error" in report[key]:
             console.print(f"[red]{key}: {report[key]['error']}[/]")

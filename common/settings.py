@@ -127,6 +127,8 @@ class RuntimeSettings(BaseSettings):
     kafka_heap: str = "768m"
     kafka_cluster_id: str = "ecomPipelineKRaft01xQ"
     postgres_port: int = Field(15432, gt=0, lt=65536)
+    # the producer serves its metrics on this port, the nine consumers on the next nine; 0: none
+    metrics_base_port: int = Field(9400, ge=0, lt=65527)
     # Opt-in secured listener (SASL_PLAINTEXT, SCRAM-SHA-512): its ports, and the one user it knows,
     # read from the same variables the clients use (PIPELINE_KAFKA_SASL_USERNAME/_PASSWORD).
     kafka_sasl_ports: tuple[int, int, int] | None = None
@@ -174,6 +176,33 @@ class ConsoleSettings(BaseSettings):
     port: int = Field(8080, gt=0, lt=65536)
     allow_actions: bool = False
     token: SecretStr | None = None
+    # the services whose /metrics the console's /metrics gathers: "name=host:port,..."
+    metrics_targets: str = ""
+
+    @field_validator("metrics_targets")
+    @classmethod
+    def _valid_targets(cls, value: str) -> str:
+        for target in filter(None, (t.strip() for t in value.split(","))):
+            name, sep, address = target.partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"{target!r} is not name=host:port")
+            _check_host_port(address)
+        return value
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """Service name -> ``host:port`` of its metrics endpoint."""
+        pairs = (t.strip().partition("=") for t in self.metrics_targets.split(",") if t.strip())
+        return {name.strip(): address.strip() for name, _, address in pairs}
+
+
+class MetricsSettings(BaseSettings):
+    """Where this process serves its Prometheus metrics; port 0 serves none (the default outside a runtime)."""
+
+    model_config = _config("PIPELINE_METRICS_")
+
+    host: str = "127.0.0.1"
+    port: int = Field(0, ge=0, lt=65536)
 
 
 class SettingsError(SystemExit):

@@ -39,6 +39,7 @@ from common.settings import KafkaSettings
 from database.offsets import Checkpoint, Move
 from kafka.config import consumer_config
 from kafka.dead_letter import DeadLetterPublisher
+from kafka.metrics import consumer_metrics
 from kafka.sinks.base import Sink
 from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
@@ -118,6 +119,7 @@ class BatchConsumer:
             conf["group.instance.id"] = group_instance_id
         self.consumer = Consumer(conf)
         self.dead_letters = DeadLetterPublisher(settings, dlq_topic, group_id, client_id)
+        self.metrics = consumer_metrics(topic)
         self.assignment: set[tuple[str, int]] = set()
         self.stats: dict[str, int] = dict.fromkeys(("consumed", "applied", "dead_lettered", "commits", "fenced"), 0)
         self._pending: list[tuple[Message, BaseModel]] = []
@@ -194,6 +196,7 @@ class BatchConsumer:
     def _dead_letter(self, message: Message, error: str, kind: str) -> None:
         self.dead_letters.publish(message, error, kind)
         self.stats["dead_lettered"] += 1
+        self.metrics.dead_lettered += 1
 
     # --- checkpoint -------------------------------------------------------------------------------
     def _checkpoint(self, sync: bool = False) -> None:
@@ -237,11 +240,12 @@ class BatchConsumer:
 
     def _write(self) -> None:
         """Confirm the rejects, then write the batch with its offsets; set aside what the sink refuses."""
+        started, applied, rejected = time.monotonic(), self.stats["applied"], self.stats["dead_lettered"]
         while True:
             self.dead_letters.confirm()  # before the batch (and its offsets) commit past them
             try:
                 self.stats["applied"] += self.sink.flush(self._batch_checkpoint())
-                return
+                break
             except RejectedRecords as exc:
                 rejects = exc.rejects
             except TerminalSinkError as exc:
@@ -250,6 +254,12 @@ class BatchConsumer:
                 if not rejects:
                     raise TransientSinkError(f"batch rejected, yet no record alone: {exc}") from exc
             self._set_aside(rejects)
+        self.metrics.written(
+            (m.timestamp()[1] for m, _ in self._pending),
+            self.stats["applied"] - applied,
+            self.stats["dead_lettered"] - rejected,
+            time.monotonic() - started,
+        )
 
     def _set_aside(self, rejects: list[tuple[int, str, str]]) -> None:
         """Dead-letter the records the sink refused and take them out of the batch."""

@@ -39,6 +39,7 @@ def _start_local(base: Path) -> LocalRuntime:
         kafka_controller_ports=(free_port(), free_port(), free_port()),
         postgres_port=free_port(),
         kafka_heap="512m",
+        metrics_base_port=0,  # supervised services serve no metrics unless a test asks (fixed ports collide)
     )
     db_settings = DatabaseSettings(database_url=None, postgres_password=password)
     runtime = LocalRuntime(runtime_settings, db_settings)

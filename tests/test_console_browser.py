@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -234,6 +235,48 @@ def test_every_view_renders_live_data_without_console_errors(
     assert page.locator("#tables tbody tr").count() == 3
     page.wait_for_selector("#dlq .body p", timeout=15_000)
     shoot(page, "pipeline")
+    assert errors == [], f"console errors: {errors}"
+
+
+def test_live_tail_filters_and_dead_letters(
+    page: tuple, console_url: str, traffic: tuple[str, str], bootstrap_servers: str
+) -> None:
+    """The tail shows a message produced during the test, pauses and resumes; the filters find its key."""
+    page, errors = page
+    page.goto(f"{console_url}/#/messages/{traffic[0]}")
+    page.wait_for_selector("#message-count", timeout=15_000)
+    page.click("#tail-start")
+    page.wait_for_selector('#tail-state[data-state="live"]', timeout=15_000)
+    probe = f"tail-probe-{uuid.uuid4().hex[:12]}"
+    producer = Producer({"bootstrap.servers": bootstrap_servers})
+    producer.produce(traffic[0], key=probe.encode(), value=b'{"probe": true}', headers=[("source", b"browser-test")])
+    assert producer.flush(10) == 0
+    page.wait_for_selector(f'#tail-table code:text-is("{probe}")', timeout=15_000)
+    shoot(page, "tail")
+
+    page.click("#tail-pause")  # the traffic goes on (~30/s): the rows stand still, the new ones are held
+    page.wait_for_selector('#tail-state[data-state="paused"]', timeout=5_000)
+    frozen = page.inner_html("#tail-table")
+    wait_until(lambda: "held while paused" in page.inner_text("#tail-count"), 10, "messages held while paused")
+    assert page.inner_html("#tail-table") == frozen
+    page.click("#tail-pause")
+    page.wait_for_selector('#tail-state[data-state="live"]', timeout=5_000)
+    wait_until(lambda: page.inner_html("#tail-table") != frozen, 10, "the held rows to be shown")
+
+    page.fill("#filters input[name=key]", probe)
+    page.fill("#filters input[name=header]", "source=browser")
+    page.click("#search")
+    page.wait_for_selector('#message-count[data-count="1"]', timeout=15_000)
+    assert page.locator("#result tbody tr td code").first.inner_text() == probe
+    shoot(page, "messages-filtered")
+
+    page.goto(f"{console_url}/#/dead-letters")
+    page.wait_for_selector("#dlq-topics table", timeout=15_000)
+    names = page.locator("#dlq-topics tbody tr td:first-child").all_inner_texts()
+    assert {"users-dlq", "products-dlq", "orders-dlq"} <= set(names)
+    assert page.locator("#dlq-topics button.replay[disabled]").count() == len(names)  # actions are off
+    assert "PIPELINE_CONSOLE_ALLOW_ACTIONS" in page.inner_text("#actions-state")
+    shoot(page, "dead-letters")
     assert errors == [], f"console errors: {errors}"
 
 

@@ -6,13 +6,16 @@ their own context, so nothing is global.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry
 
 from apps.console.cluster_reader import ClusterReader
 from apps.console.group_reader import GroupReader
 from apps.console.kafka_admin import KafkaAdmin
 from apps.console.membership import Membership
 from apps.console.message_reader import MessageReader
+from apps.console.metrics import PipelineCollector
 from apps.console.quorum import QuorumCache, local_probe
 from apps.console.sampler import Sampler
 from apps.console.table_reader import TableReader
@@ -36,6 +39,7 @@ class ConsoleContext:
     quorum: QuorumCache
     verify: VerifyHook
     sampler: Sampler
+    metrics: CollectorRegistry = field(default_factory=lambda: CollectorRegistry(auto_describe=False))
 
     @classmethod
     def build(
@@ -52,7 +56,7 @@ class ConsoleContext:
         groups = GroupReader(admin, membership)
         probe, no_probe = local_probe(runtime)
         runner, stored, no_runner = production_runner(kafka, database.url)
-        return cls(
+        context = cls(
             settings=console,
             admin=admin,
             cluster=ClusterReader(admin),
@@ -65,6 +69,8 @@ class ConsoleContext:
             verify=VerifyHook(runner, stored, no_runner),
             sampler=Sampler(admin, groups, interval_s=sample_interval_s),
         )
+        context.metrics.register(PipelineCollector(context, console.targets))
+        return context
 
     def close(self) -> None:
         """Release the database pool and stop the membership child (the app is shutting down)."""

@@ -1,8 +1,9 @@
 """Build the console app: JSON API under ``/api``, the page at ``/``, ``/healthz``, OpenAPI at ``/docs``.
 
-Read-only: no route changes the cluster or the database. A failing source answers ``503``
-with ``{"detail": {"state": "unavailable", "source", "detail"}}`` and the page shows that
-state in the affected section; nothing ever answers with a stack trace.
+``/metrics`` serves Prometheus. Read-only but for one action (replaying dead letters,
+``api/routes/actions.py``), which needs ``PIPELINE_CONSOLE_ALLOW_ACTIONS=true`` and the token.
+A failing source answers ``503`` with ``{"detail": {"state": "unavailable", "source", "detail"}}``
+and the page shows that state in the affected section; nothing ever answers with a stack trace.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from apps.console.api.routes import cluster, groups, health, messages, pipeline, topics
+from apps.console.api.routes import actions, cluster, groups, health, messages, metrics, pipeline, tail, topics
 from apps.console.context import ConsoleContext
 from apps.console.errors import NotFound, SourceUnavailable
 from common.settings import ConsoleSettings, DatabaseSettings, KafkaSettings, RuntimeSettings
@@ -71,7 +72,7 @@ def create_app(
     )
     app.state.context = context
     _install_error_handlers(app)
-    for module in (health, cluster, topics, messages, groups, pipeline):
+    for module in (health, cluster, topics, messages, tail, groups, pipeline, actions, metrics):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

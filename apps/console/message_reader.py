@@ -1,4 +1,4 @@
-"""Browse a topic's messages by partition and offset or newest first, and search them by key.
+"""Browse a topic's messages by partition and offset or newest first, and search them with a filter.
 
 Each request uses a short-lived consumer with ``assign()`` (no group membership, never
 commits), reads a bounded window per partition up to the end offset taken at the start, and
@@ -16,6 +16,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from apps.console.errors import NotFound, kafka_errors
+from apps.console.message_filter import MessageFilter
 from common.settings import KafkaSettings
 from kafka.config import client_config
 
@@ -121,17 +122,29 @@ class MessageReader:
         watermarks = [{"partition": p, "start_offset": low, "end_offset": high} for p, (low, high) in marks.items()]
         return {"data": data, "count": len(data), "watermarks": watermarks}
 
-    def search_key(self, topic: str, key: str, limit: int = 20, scan: int = 5_000) -> dict[str, Any]:
-        """Messages whose key contains ``key``, newest first, among the last ``scan`` per partition."""
+    def search(self, topic: str, where: MessageFilter, limit: int = 20, scan: int = 5_000) -> dict[str, Any]:
+        """Messages matching ``where``, newest first, among ``scan`` per partition.
+
+        Those are the last ``scan``, or with ``since_ms`` the ``scan`` from the first offset at or
+        after that time; ``scanned`` says how many were read.
+        """
         consumer = self._consumer()
         try:
             with kafka_errors(f"searching {topic}"):
                 marks = self._windows(consumer, topic, None)
                 ranges = {p: (max(low, high - scan), high) for p, (low, high) in marks.items()}
+                if where.since_ms is not None:
+                    starts = self._offsets_at(consumer, topic, marks, where.since_ms)
+                    ranges = {p: (starts[p], min(high, starts[p] + scan)) for p, (_, high) in marks.items()}
                 messages = self._read(consumer, topic, ranges)
         finally:
             consumer.close()
-        matches = [m for m in messages if key in (_text(m.key()) or "")]
+        matches = [m for m in messages if where.matches(m)]
         matches.sort(key=lambda m: (m.timestamp()[1], m.offset()), reverse=True)
         data = [render(m) for m in matches[: max(1, min(limit, MAX_LIMIT))]]
         return {"data": data, "count": len(data), "scanned": len(messages)}
+
+    def _offsets_at(self, consumer: Consumer, topic: str, marks: dict[int, tuple[int, int]], ms: int) -> dict[int, int]:
+        """The first offset at or after ``ms`` per partition (the end offset when there is none)."""
+        found = consumer.offsets_for_times([TopicPartition(topic, p, ms) for p in marks], timeout=self.timeout_s)
+        return {tp.partition: tp.offset if tp.offset >= 0 else marks[tp.partition][1] for tp in found}

@@ -122,6 +122,31 @@ class Sampler:
                 log.exception("sampling failed")
             await asyncio.sleep(max(0.2, self.interval_s - (time.monotonic() - started)))
 
+    def partition_lag(self) -> dict[tuple[str, str, int], int]:
+        """(group, topic, partition) -> lag in the latest good reading, for partitions the group committed on."""
+        if not self._raws:
+            return {}
+        raw = self._raws[-1]
+        return {
+            (group, topic, partition): max(end - offset, 0)
+            for group, committed in raw.committed.items()
+            for (topic, partition), offset in committed.items()
+            if (end := raw.ends.get((topic, partition))) is not None
+        }
+
+    def topic_lag(self) -> dict[str, dict[str, Any]]:
+        """Per topic, the lag of the group that applies it (as ``applying_group`` picks it)."""
+        if not self._raws:
+            return {}
+        raw, lags = self._raws[-1], self.partition_lag()
+        result = {}
+        for topic in {t for t, _ in raw.ends}:
+            group = self.applying_group(topic, raw.committed)
+            if group is not None:
+                lag = sum(v for (g, t, _), v in lags.items() if g == group and t == topic)
+                result[topic] = {"group": group, "lag": lag}
+        return result
+
     def series(self, last: int | None = None) -> dict[str, Any]:
         points = list(self.points)[-last:] if last else list(self.points)
         return {"interval_s": self.interval_s, "data": points, "count": len(points)}

@@ -17,7 +17,8 @@ from types import FrameType
 
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
-from common.settings import DatabaseSettings, KafkaSettings, load
+from common.settings import DatabaseSettings, KafkaSettings, MetricsSettings, load
+from kafka import metrics
 from kafka.consumers import CONSUMERS
 
 log = logging.getLogger("apps.runners.consumer_runner")
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     tune_for_throughput()
     kafka_settings = load(KafkaSettings)
     database_settings = load(DatabaseSettings)
+    exposed = load(MetricsSettings)
+    metrics.serve(exposed.port, exposed.host)  # type: ignore[attr-defined]
     consumer = spec.build(
         kafka_settings,  # type: ignore[arg-type]  # load() returns the class it was given
         database_settings.url,  # type: ignore[attr-defined]

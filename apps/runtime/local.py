@@ -29,6 +29,7 @@ class ServiceStatus:
     pid: int | None
     uptime_s: int | None
     detail: str = ""
+    metrics: str = ""  # where its Prometheus metrics are served
 
 
 class LocalRuntime:
@@ -71,6 +72,9 @@ class LocalRuntime:
             "PIPELINE_RUNTIME_DIR": str(self.settings.runtime_dir),
             "PIPELINE_RUNTIME": "local",
             "PIPELINE_CONSOLE_PORT": str(self.console.port),
+            "PIPELINE_CONSOLE_METRICS_TARGETS": ",".join(
+                f"{name}=127.0.0.1:{port}" for name, port in svc.metrics_ports(self.settings.metrics_base_port).items()
+            ),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -82,10 +86,19 @@ class LocalRuntime:
             programs.append(
                 Program("postgres", self.postgres.command(), "database", user=self.postgres.os_user, stop_signal="INT")
             )
+        ports = svc.metrics_ports(self.settings.metrics_base_port)
         programs += [
-            Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20) for s in svc.python_services()
+            Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20, env=_metrics_env(ports.get(s.name)))
+            for s in svc.python_services()
         ]
         return programs
+
+    def metrics_address(self, name: str) -> str:
+        """``host:port`` whose ``/metrics`` a service serves ("" when it serves none)."""
+        if name == svc.CONSOLE.name:
+            return f"{self.console.host}:{self.console.port}"
+        port = svc.metrics_ports(self.settings.metrics_base_port).get(name)
+        return f"127.0.0.1:{port}" if port else ""
 
     def names(self, group: str) -> list[str]:
         return [p.name for p in self.programs() if p.group == group]
@@ -161,9 +174,14 @@ class LocalRuntime:
                     pid=info["pid"] or None,
                     uptime_s=int(now - info["start"]) if running else None,
                     detail=f"exit {info['exitstatus']}" if info["statename"] == "EXITED" else "",
+                    metrics=self.metrics_address(info["name"]),
                 )
             )
         return rows
 
     def log_file(self, name: str) -> Path:
         return self.supervisor.log_file(name)
+
+
+def _metrics_env(port: int | None) -> tuple[tuple[str, str], ...]:
+    return (("PIPELINE_METRICS_PORT", str(port)),) if port else ()

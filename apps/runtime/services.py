@@ -56,6 +56,13 @@ PRODUCER = PythonService("producer", "producer", "apps.seeders.realtime_generato
 CONSOLE = PythonService("kafka-ui", "console", "apps.console")
 
 
+def metrics_ports(base: int) -> dict[str, int]:
+    """The producer serves its Prometheus metrics on ``base``, the consumers on the next nine; 0: none."""
+    if not base:
+        return {}
+    return {service.name: base + i for i, service in enumerate([PRODUCER, *consumer_services()])}
+
+
 def python_services() -> list[PythonService]:
     """Python services in start order."""
     return [TOPIC_INIT, *consumer_services(), PRODUCER, CONSOLE]

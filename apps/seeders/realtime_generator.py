@@ -32,7 +32,8 @@ from collect.stream import RealtimeStream
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
-from common.settings import GeneratorSettings, KafkaSettings, load
+from common.settings import GeneratorSettings, KafkaSettings, MetricsSettings, load
+from kafka import metrics
 from kafka.config import consumer_config
 from kafka.producer.producer import EventProducer
 
@@ -191,6 +192,8 @@ def main(
     settings, kafka = load(GeneratorSettings), load(KafkaSettings)
     assert isinstance(settings, GeneratorSettings) and isinstance(kafka, KafkaSettings)
     rate = rate or settings.realtime_rate
+    exposed = load(MetricsSettings)
+    metrics.serve(exposed.port, exposed.host)  # type: ignore[attr-defined]
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:

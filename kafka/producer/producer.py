@@ -21,6 +21,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from common.events import EVENT_SCHEMAS, Event, topic_of
 from common.settings import KafkaSettings
 from kafka.config import producer_config
+from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import MessageTooLargeError, ProducerClosedError, UnknownTopicError
 from kafka.producer.serializers import SerializationError, headers_of, key_of, serialize, stamp
 from kafka.topics import spec_for
@@ -86,6 +87,7 @@ class EventProducer:
         conf = producer_config(settings, client_id) | librdkafka_log | dict(overrides or {})
         self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
         self._producer = Producer(conf)
+        METRICS.queues.add(self)
         self._listener = on_delivery
         self._routes: dict[tuple[type, str | None], str] = {}
         self._closed = False
@@ -120,6 +122,7 @@ class EventProducer:
                     raise MessageTooLargeError(f"{stamped.event_type} {stamped.entity_id}: {exc}") from exc
                 raise
         self.stats.sent += 1
+        METRICS.produced[physical] += 1
         self._producer.poll(0)
 
     def poll(self, timeout: float = 0) -> int:
@@ -138,6 +141,10 @@ class EventProducer:
         if not report.ok:
             log.error("producer closed with losses", extra=vars(report) | {"last_error": self.stats.last_error})
         return report
+
+    def queue_depth(self) -> int:
+        """Messages in the local queue: not yet acknowledged or failed (the queue-depth gauge)."""
+        return len(self._producer)
 
     def __enter__(self) -> EventProducer:
         return self
@@ -186,6 +193,7 @@ class EventProducer:
         return EVENT_SCHEMAS[name]
 
     def _count(self, error: KafkaError | None, message: Message) -> None:
+        METRICS.delivered(message.topic(), message.latency(), error is None)
         if error is None:
             self.stats.acked += 1
             return
@@ -194,10 +202,7 @@ class EventProducer:
         log.warning("delivery failed", extra={"topic": message.topic(), "key": message.key(), "error": error.str()})
 
     def _report(self, event: Event, error: KafkaError | None, message: Message) -> None:
-        if error is None:
-            self.stats.acked += 1
-        else:
-            self._count(error, message)
+        self._count(error, message)
         try:
             self._listener(event, error)  # type: ignore[misc]  # set whenever _report is used
         except Exception:

@@ -49,6 +49,19 @@ async function api(path) {
   }
 }
 
+// POST with a bearer token; same answer shape as api()
+async function apiPost(path, token) {
+  try {
+    const res = await fetch(path, { method: "POST", headers: { Accept: "application/json", Authorization: `Bearer ${token}` } });
+    const body = await res.json().catch(() => ({}));
+    if (res.ok) return { ok: true, data: body };
+    const d = body.detail;
+    return { ok: false, status: res.status, error: typeof d === "object" && d ? d.detail || JSON.stringify(d) : String(d || res.statusText) };
+  } catch (err) {
+    return { ok: false, error: `console not reachable (${err.message})` };
+  }
+}
+
 function errorBox(message) {
   return `<div class="state error" role="alert">${Fmt.esc(message)}</div>`;
 }

@@ -90,6 +90,7 @@ const TopicsView = {
         ["Topic", (t) => `<a href="#/topics/${encodeURIComponent(t.name)}">${Fmt.esc(t.name)}</a>`],
         ["Partitions", (t) => t.partitions, "num"], ["Replication", (t) => t.replication_factor, "num"],
         ["Messages", (t) => Fmt.num(t.messages), "num"],
+        ["Lag", (t) => (t.lag_group ? `<span title="${Fmt.esc(t.lag_group)}">${Fmt.num(t.lag)}</span>` : "-"), "num"],
         ["Under-replicated", (t) => (t.under_replicated ? Fmt.badge(t.under_replicated, "warn") : "0"), "num"],
         ["Offline", (t) => (t.offline ? Fmt.badge(t.offline, "bad") : "0"), "num"],
         ["Size", (t) => Fmt.num(t.size_bytes), "num"],
@@ -146,14 +147,24 @@ const MessagesView = {
       <label>Order <select name="order"><option value="newest">newest first</option><option value="oldest">from offset / oldest</option></select></label>
       <label>Offset <input name="offset" type="number" min="0" placeholder="-" style="width:110px"></label>
       <label>Limit <input name="limit" type="number" min="1" max="500" value="20" style="width:80px"></label>
-      <button type="submit">Browse</button>
-      <label>Key contains <input name="key" placeholder="e.g. a user id" style="width:260px"></label>
-      <button type="button" id="search">Search key</button></form>
+      <button type="submit">Browse</button></form>
+      <form class="controls" id="filters">
+      <label>Key contains <input name="key" placeholder="e.g. a user id" style="width:240px"></label>
+      <label>Header <input name="header" placeholder="name or name=text" style="width:160px"></label>
+      <label>Value contains <input name="value" placeholder="e.g. shipped" style="width:160px"></label>
+      <label>From (UTC) <input name="since" type="datetime-local" step="1"></label>
+      <label>To (UTC) <input name="until" type="datetime-local" step="1"></label>
+      <button type="submit" id="search">Filter</button>
+      <button type="button" id="tail-start" title="follow new messages (key, header and value filters apply)">Live tail</button></form>
       <div id="result">${infoBox("choose a topic")}</div></section>`;
     const form = el.querySelector("#browse");
     form.addEventListener("submit", (e) => { e.preventDefault(); this.browse(); });
-    el.querySelector("#search").addEventListener("click", () => this.search());
+    el.querySelector("#filters").addEventListener("submit", (e) => { e.preventDefault(); this.search(); });
+    el.querySelector("#tail-start").addEventListener("click", () => this.tail());
     form.topic.addEventListener("change", () => this.partitions());
+  },
+  unmount() {
+    LiveTail.stop();
   },
   async refresh() {
     if (this.done) return; // browsing is on demand: no polling while someone reads messages
@@ -173,11 +184,12 @@ const MessagesView = {
     form.partition.innerHTML = `<option value="">all</option>` + Array.from({ length: t ? t.partitions : 0 }, (_, i) => `<option>${i}</option>`).join("");
   },
   async show(url, what) {
+    LiveTail.stop();
     const out = this.el.querySelector("#result");
     out.innerHTML = infoBox(`reading ${what}...`);
     const r = await api(url);
     if (!r.ok) return (out.innerHTML = errorBox(r.error));
-    const note = r.data.scanned !== undefined ? ` (searched the last ${Fmt.num(r.data.scanned)} messages)` : "";
+    const note = r.data.scanned !== undefined ? ` (searched ${Fmt.num(r.data.scanned)} messages)` : "";
     out.innerHTML = `<p id="message-count" data-count="${r.data.count}">${r.data.count} messages from ${Fmt.esc(what)}${note}</p>` +
       messageRows(r.data.data, false);
   },
@@ -188,11 +200,24 @@ const MessagesView = {
     if (f.offset.value !== "") q.set("offset", f.offset.value);
     return this.show(`/api/topics/${encodeURIComponent(f.topic.value)}/messages?${q}`, f.topic.value);
   },
+  // the filter fields as query parameters; times are read as UTC, like the table shows them
+  filters(withTimes) {
+    const f = this.el.querySelector("#filters");
+    const q = new URLSearchParams();
+    ["key", "header", "value"].forEach((k) => f[k].value && q.set(k, f[k].value));
+    if (withTimes) ["since", "until"].forEach((k) => f[k].value && q.set(k, String(Date.parse(`${f[k].value}Z`))));
+    return q;
+  },
   search() {
-    const f = this.el.querySelector("#browse");
-    if (!f.key.value) return;
-    const q = new URLSearchParams({ key: f.key.value, limit: f.limit.value || "20" });
-    return this.show(`/api/topics/${encodeURIComponent(f.topic.value)}/messages/search?${q}`, f.topic.value);
+    const topic = this.el.querySelector("#browse").topic.value;
+    const q = this.filters(true);
+    if (![...q.keys()].length) return (this.el.querySelector("#result").innerHTML = warnBox("give at least one filter"));
+    q.set("limit", this.el.querySelector("#browse").limit.value || "20");
+    return this.show(`/api/topics/${encodeURIComponent(topic)}/messages/search?${q}`, topic);
+  },
+  tail() {
+    const topic = this.el.querySelector("#browse").topic.value;
+    if (topic) LiveTail.start(this.el.querySelector("#result"), topic, this.filters(false));
   },
 };
 

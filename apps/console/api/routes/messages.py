@@ -1,13 +1,14 @@
-"""Messages view: browse by partition and offset or newest first, search by key, dead letters."""
+"""Messages view: browse by partition and offset or newest first, search with filters, dead letters."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query
 
 from apps.console.api.deps import ContextDep, MessagesDep
 from apps.console.dead_letters import recent_dead_letters
+from apps.console.message_filter import FilterDep
 from apps.console.message_reader import MAX_LIMIT
 
 router = APIRouter(tags=["messages"])
@@ -30,12 +31,17 @@ def browse(
 def search(
     name: str,
     messages: MessagesDep,
-    key: Annotated[str, Query(min_length=1)],
+    where: FilterDep,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 20,
     scan: Annotated[int, Query(ge=1, le=100_000)] = 5_000,
 ) -> dict[str, Any]:
-    """Messages whose key contains ``key`` among the last ``scan`` of each partition; ``scanned`` says how many."""
-    return messages.search_key(name, key, limit, scan)
+    """Messages matching every filter given (key, header, value, since/until), newest first.
+
+    Among the last ``scan`` of each partition, or the first ``scan`` from ``since``; ``scanned`` says how many.
+    """
+    if where.empty:
+        raise HTTPException(422, "give at least one filter: key, header, value, since or until")
+    return messages.search(name, where, limit, scan)
 
 
 @router.get("/api/dead-letters")

@@ -6,15 +6,23 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from apps.console.api.deps import TopicsDep
+from apps.console.api.deps import ContextDep, TopicsDep
 
 router = APIRouter(prefix="/api/topics", tags=["topics"])
 
 
 @router.get("")
-def list_topics(topics: TopicsDep, internal: bool = False) -> dict[str, Any]:
-    """Topics with partitions, replication factor, message count and partition health."""
-    return topics.topics(include_internal=internal)
+def list_topics(topics: TopicsDep, context: ContextDep, internal: bool = False) -> dict[str, Any]:
+    """Topics with partitions, replication factor, message count and partition health, and lag.
+
+    ``lag``/``lag_group``: the group applying the topic, from the sampler's latest reading (null before it).
+    """
+    answer = topics.topics(include_internal=internal)
+    lags = context.sampler.topic_lag()
+    for row in answer["data"]:
+        lag = lags.get(row["name"], {})
+        row["lag"], row["lag_group"] = lag.get("lag"), lag.get("group")
+    return answer
 
 
 @router.get("/{name}")
