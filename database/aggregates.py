@@ -57,13 +57,9 @@ class SalesDeltas:
     def apply(self, conn: Connection) -> int:
         """Add the deltas (row locks on the sums are taken here, late in the transaction)."""
         if self.products:
-            columns = list(zip(*self.products, strict=True))
-            conn.execute(
-                _PRODUCTS, dict(zip(("product", "minute", "orders", "units", "revenue"), columns, strict=True))
-            )
+            conn.execute(_PRODUCTS, _arrays(("product", "minute", "orders", "units", "revenue"), self.products))
         if self.customers:
-            names = ("user", "orders", "spend", "last")
-            conn.execute(_CUSTOMERS, dict(zip(names, zip(*self.customers, strict=True), strict=True)))
+            conn.execute(_CUSTOMERS, _arrays(("user", "orders", "spend", "last"), self.customers))
         return self.events
 
 
@@ -109,6 +105,11 @@ def order_deltas(conn: Connection, rows: Sequence[Row]) -> SalesDeltas:
             customer[3], customer[4] = row["occurred_at"], at
     deltas.products, deltas.customers = list(products.values()), [c[:4] for c in customers.values()]
     return deltas
+
+
+def _arrays(names: Sequence[str], rows: list[list[Any]]) -> dict[str, list[Any]]:
+    """Rows to one list per column (a list is sent as an array; a tuple would be a record)."""
+    return {name: list(column) for name, column in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 def _counted(before: tuple[int, str] | None) -> bool:
