@@ -36,6 +36,7 @@ class Program:
     stop_signal: str = "TERM"
     stop_wait_s: int = 30
     start_s: int = 2
+    env: tuple[tuple[str, str], ...] = ()  # this program's own variables (names and paths, never a secret)
 
     def render(self, log_dir: Path, cwd: Path) -> str:
         quoted = " ".join(_quote(part) for part in self.command)
@@ -58,6 +59,8 @@ class Program:
         ]
         if self.user:
             lines.append(f"user={self.user}")
+        if self.env:
+            lines.append("environment=" + ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in self.env))
         return "\n".join(lines) + "\n"
 
 
