@@ -188,8 +188,11 @@ def _produce_error(settings: KafkaSettings, topic: str) -> KafkaError | None:
     conf = producer_config(settings, "security-test") | {"error_cb": client_errors.append, "delivery.timeout.ms": 20000}
     producer = Producer(conf)
     result: list[KafkaError | None] = []
-    producer.produce(topic, b"{}", b"k", on_delivery=lambda err, _m: result.append(err))
-    producer.flush(30)
+    try:
+        producer.produce(topic, b"{}", b"k", on_delivery=lambda err, _m: result.append(err))
+        producer.flush(30)
+    except KafkaException as exc:  # a fatal error (no idempotent producer id) surfaces on the next call
+        return exc.args[0]
     fatal = [e for e in client_errors if e.fatal() or "AUTHORIZATION" in e.name()]
     if result and result[0] is not None:
         return result[0]
