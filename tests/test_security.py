@@ -320,6 +320,17 @@ def test_no_secret_on_a_command_line_or_in_a_log(secure):
     assert not leaks, sorted(set(leaks))
 
 
+def test_every_service_has_the_rights_it_needs(secure):
+    """Least privilege, not too little: no service's log shows a refused Kafka or database request."""
+    refused = re.compile(r"AUTHORIZATION_FAILED|[Aa]uthorization failed|permission denied|SASL authentication error")
+    found = []
+    for path in (secure.settings.runtime_dir / "logs").glob("*.log"):
+        if not path.name.startswith(("kafka-", "postgres")) or path.name.startswith("kafka-ui"):
+            found += [f"{path.name}: {line[:200]}" for line in path.read_text(errors="replace").splitlines()
+                      if refused.search(line)]  # fmt: skip
+    assert not found, "\n".join(found[:20])
+
+
 def test_secrets_are_private_files(secure):
     folder = secure.settings.secrets_dir
     assert folder.stat().st_mode & 0o777 == 0o700
