@@ -192,8 +192,9 @@ def _produce_error(settings: KafkaSettings, topic: str) -> KafkaError | None:
             producer.flush(5)
             if result:
                 return result[0]
-    except KafkaException as exc:
-        return exc.args[0]
+    except (KafkaException, SystemError) as exc:  # the fatal error may be raised from inside the delivery callback
+        cause = exc if isinstance(exc, KafkaException) else exc.__cause__
+        return cause.args[0] if isinstance(cause, KafkaException) else None
     return KafkaError(KafkaError._MSG_TIMED_OUT)
 
 
