@@ -52,22 +52,33 @@ def _is_local(runtime: object) -> bool:
     return type(runtime).__name__ == "LocalRuntime"
 
 
-def _kafka_settings(runtime: object) -> KafkaSettings:
-    _export(runtime)
+def _role(name: str, topic: str | None = None):  # noqa: ANN202 - apps.runtime.roles.Role
+    """The secure profile's principal for a command: admin, producer, reader or a consumer group's."""
+    from apps.runtime import roles
+
+    if name == "consumer":
+        return roles.consumer_role(topic or "")
+    return {"admin": roles.ADMIN_ROLE, "producer": roles.PRODUCER_ROLE, "reader": roles.READER_ROLE}[name]
+
+
+def _kafka_settings(runtime: object, role: object) -> KafkaSettings:
+    _export(runtime, role)
     return load(KafkaSettings)
 
 
-def _database_url(runtime: object) -> str:
-    return runtime.database_url if _is_local(runtime) else load(DatabaseSettings).url
+def _database_url(runtime: object, role: object = None) -> str:
+    if not _is_local(runtime):
+        return load(DatabaseSettings).url
+    return runtime.role_database_url(role) if role is not None else runtime.database_url
 
 
-def _export(runtime: object) -> None:
-    """Make in-process code and child processes find this runtime's services.
+def _export(runtime: object, role: object) -> None:
+    """Make in-process code and child processes find this runtime's services, as ``role``.
 
     Explicit ``PIPELINE_*`` variables win over the local runtime's own addresses.
     """
     if _is_local(runtime):
-        for key, value in runtime.child_env().items():
+        for key, value in runtime.child_env(role).items():
             os.environ.setdefault(key, value)
 
 
@@ -168,16 +179,20 @@ def migrate() -> None:
 
 @app.command()
 def topics() -> None:
-    """Create missing topics and report config drift."""
-    from kafka.admin.setup_topics import ensure_topics
+    """Create missing topics (and ACLs in the secure profile), report drift."""
+    from kafka.admin.setup_topics import ensure_all
 
     runtime = _runtime()
     table = Table("topic", "action", "drift")
-    reports = ensure_topics(_kafka_settings(runtime))
+    reports, acls = ensure_all(_kafka_settings(runtime, _role("admin")), load(RuntimeSettings).secure)
     for r in reports:
         table.add_row(r.name, r.action, "; ".join(r.drift) or "-")
     console.print(table)
-    if any(r.drift for r in reports):
+    if acls is not None:
+        console.print(f"ACLs: {len(acls.created)} created, {len(acls.drift)} drift")
+        for line in acls.drift:
+            console.print(f"  [yellow]drift[/] {line}", highlight=False)
+    if any(r.drift for r in reports) or (acls and acls.drift):
         raise typer.Exit(1)
 
 
@@ -194,7 +209,7 @@ def seed(
     if not _is_local(runtime):
         runtime.run_oneshot("apps.seeders.initial_seeder", *args)
         return
-    _export(runtime)
+    _export(runtime, _role("producer"))
     _run_module("apps.seeders.initial_seeder", args)
 
 
@@ -246,14 +261,14 @@ def start_console() -> None:
 @app.command()
 def produce(args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Run the realtime generator in the foreground (arguments passed on)."""
-    _export(_runtime())
+    _export(_runtime(), _role("producer"))
     _run_module("apps.seeders.realtime_generator", args or [])
 
 
 @app.command()
 def consume(group: Annotated[str, typer.Option(help="users, products or orders")], instance: int = 1) -> None:
     """Run one consumer instance in the foreground."""
-    _export(_runtime())
+    _export(_runtime(), _role("consumer", group))
     _run_module("apps.runners.consumer_runner", ["--group", group, "--instance", str(instance)])
 
 
@@ -299,7 +314,8 @@ def status(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     from apps.status import collect_status, print_status
 
     runtime = _runtime()
-    report = collect_status(_kafka_settings(runtime), _database_url(runtime), runtime)
+    reader = _role("reader")
+    report = collect_status(_kafka_settings(runtime, reader), _database_url(runtime, reader), runtime)
     if as_json:
         import json
 
@@ -317,8 +333,9 @@ def verify(
     from apps.verify import main
 
     runtime = _runtime()
+    reader = _role("reader")
     argv = ["--wait", str(wait), *(["--json"] if as_json else [])]
-    raise typer.Exit(main(argv, _kafka_settings(runtime), _database_url(runtime)))
+    raise typer.Exit(main(argv, _kafka_settings(runtime, reader), _database_url(runtime, reader)))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -334,21 +351,21 @@ def benchmark(
     }
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
-    _export(_runtime())
+    _export(_runtime(), _role("admin"))
     _run_module(modules[name], ctx.args)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def chaos(ctx: typer.Context, scenario: Annotated[str, typer.Argument(help="a scenario name or 'all'")]) -> None:
     """Break one part of the pipeline under load; count lost, duplicated, dead-lettered."""
-    _export(_runtime())
+    _export(_runtime(), _role("admin"))
     _run_module("apps.chaos", [scenario, *ctx.args])
 
 
 @app.command("dlq-replay", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dlq_replay(ctx: typer.Context, topic: Annotated[str, typer.Option(help="users, products or orders")]) -> None:
     """Re-publish a topic's dead letters (after a fix) back to it, idempotently."""
-    _export(_runtime())
+    _export(_runtime(), _role("admin"))
     _run_module("apps.dlq_replay", ["--topic", topic, *ctx.args])
 
 

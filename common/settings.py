@@ -39,6 +39,7 @@ class KafkaSettings(BaseSettings):
     sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = "SCRAM-SHA-512"
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
+    sasl_password_file: Path | None = None  # the secure profile passes each role's password by file
     ssl_ca_location: Path | None = None
     client_id: str = "ecommerce-pipeline"
 
@@ -68,9 +69,27 @@ class KafkaSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> KafkaSettings:
-        if self.security_protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
-            raise ValueError("SASL needs PIPELINE_KAFKA_SASL_USERNAME and PIPELINE_KAFKA_SASL_PASSWORD")
+        has_password = self.sasl_password is not None or self.sasl_password_file is not None
+        if self.security_protocol.startswith("SASL") and not (self.sasl_username and has_password):
+            raise ValueError(
+                "SASL needs PIPELINE_KAFKA_SASL_USERNAME and PIPELINE_KAFKA_SASL_PASSWORD (or _PASSWORD_FILE)"
+            )
         return self
+
+    def sasl_secret(self) -> str | None:
+        """The SASL password: the setting itself, else the file's content (read when a client is built)."""
+        if self.sasl_password is not None:
+            return self.sasl_password.get_secret_value()
+        return _read_secret(self.sasl_password_file)
+
+
+def _read_secret(path: Path | None) -> str | None:
+    if path is None:
+        return None
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the secret file {path}: {exc.strerror}") from None
 
 
 class DatabaseSettings(BaseSettings):
@@ -83,6 +102,7 @@ class DatabaseSettings(BaseSettings):
     postgres_port: int = Field(15432, gt=0, lt=65536)
     postgres_user: str = "pipeline"
     postgres_password: SecretStr = SecretStr("")
+    postgres_password_file: Path | None = None  # wins over postgres_password (the secure profile's roles)
     postgres_db: str = "pipeline"
     pool_size: int = Field(5, ge=1, le=100)
 
@@ -106,7 +126,8 @@ class DatabaseSettings(BaseSettings):
                     return "postgresql+psycopg://" + raw[len(prefix) :]
         from urllib.parse import quote
 
-        password = quote(self.postgres_password.get_secret_value(), safe="")
+        secret = _read_secret(self.postgres_password_file) or self.postgres_password.get_secret_value()
+        password = quote(secret, safe="")
         return (
             f"postgresql+psycopg://{self.postgres_user}:{password}"
             f"@{self.postgres_host}:{self.postgres_port}/{self.postgres_db}"
@@ -129,26 +150,26 @@ class RuntimeSettings(BaseSettings):
     postgres_port: int = Field(15432, gt=0, lt=65536)
     # the producer serves its metrics on this port, the nine consumers on the next nine; 0: none
     metrics_base_port: int = Field(9400, ge=0, lt=65527)
-    # Opt-in secured listener (SASL_PLAINTEXT, SCRAM-SHA-512): its ports, and the one user it knows,
-    # read from the same variables the clients use (PIPELINE_KAFKA_SASL_USERNAME/_PASSWORD).
-    kafka_sasl_ports: tuple[int, int, int] | None = None
-    kafka_sasl_username: str = "pipeline"
-    kafka_sasl_password: SecretStr | None = None
+    # plaintext: no TLS, no authentication (a first run on 127.0.0.1). secure: TLS on every Kafka
+    # listener, SCRAM-SHA-512 and ACLs per role, PostgreSQL roles with scram-sha-256 (GUIDE/SECURITY.md).
+    security: Literal["plaintext", "secure"] = "plaintext"
+    kafka_internal_ports: tuple[int, int, int] = (39092, 39093, 39094)  # secure: inter-broker (mTLS)
 
-    @field_validator("kafka_ports", "kafka_controller_ports", "kafka_sasl_ports")
+    @field_validator("kafka_ports", "kafka_controller_ports", "kafka_internal_ports")
     @classmethod
-    def _valid_ports(cls, ports: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
-        if ports is not None and (any(not 0 < p < 65536 for p in ports) or len(set(ports)) != 3):
+    def _valid_ports(cls, ports: tuple[int, int, int]) -> tuple[int, int, int]:
+        if any(not 0 < p < 65536 for p in ports) or len(set(ports)) != 3:
             raise ValueError("three distinct ports in 1-65535")
         return ports
 
-    @model_validator(mode="after")
-    def _sasl_listener_needs_password(self) -> RuntimeSettings:
-        if self.kafka_sasl_ports is not None and not (
-            self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value()
-        ):
-            raise ValueError("PIPELINE_KAFKA_SASL_PORTS needs PIPELINE_KAFKA_SASL_PASSWORD (set it in .env)")
-        return self
+    @property
+    def secure(self) -> bool:
+        return self.security == "secure"
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Generated passwords, keys and certificates (git-ignored with the runtime folder, mode 0700)."""
+        return self.runtime_dir / "secrets"
 
     @property
     def bootstrap_servers(self) -> str:

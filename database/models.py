@@ -177,3 +177,9 @@ class VerifyResult(Base):
     took_s: Mapped[float]
     exit_code: Mapped[int] = mapped_column(Integer)
     report: Mapped[dict] = mapped_column(JSONB)
+
+
+# What verify keeps between runs (its role writes these and only these).
+VERIFY_STATE = {
+    t.__tablename__: t.__table__ for t in (VerifyPosition, VerifyEntity, VerifyDeadLetter, VerifyFold, VerifyResult)
+}

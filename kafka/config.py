@@ -19,11 +19,10 @@ def client_config(settings: KafkaSettings, client_id: str | None = None) -> dict
         "security.protocol": settings.security_protocol,
     }
     if settings.security_protocol.startswith("SASL"):
-        assert settings.sasl_password is not None  # guaranteed by the settings validator
         conf |= {
             "sasl.mechanism": settings.sasl_mechanism,
             "sasl.username": settings.sasl_username,
-            "sasl.password": settings.sasl_password.get_secret_value(),
+            "sasl.password": settings.sasl_secret(),
         }
     if settings.security_protocol.endswith("SSL") and settings.ssl_ca_location:
         conf["ssl.ca.location"] = str(settings.ssl_ca_location)

@@ -249,3 +249,85 @@ def test_docker_compose_config(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PIPELINE_POSTGRES_PASSWORD"}
     missing = subprocess.run([*base[:2], "-f", str(COMPOSE_FILE), "config"], capture_output=True, text=True, env=env)
     assert missing.returncode != 0 and "PIPELINE_POSTGRES_PASSWORD" in missing.stderr
+
+
+# --- the secure profile: deploy/docker-compose.secure.yml, added by dc.sh when PIPELINE_SECURITY=secure ----
+SECURE_FILE = PROJECT_ROOT / "deploy" / "docker-compose.secure.yml"
+
+
+@pytest.fixture(scope="module")
+def secure() -> dict:
+    return yaml.safe_load(SECURE_FILE.read_text())
+
+
+def _merge(base: object, overlay: object) -> object:
+    """Compose's merge, as far as these files need it: maps merge, lists append."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        return {k: _merge(base[k], overlay[k]) if k in base and k in overlay else overlay.get(k, base.get(k))
+                for k in {**base, **overlay}}  # fmt: skip
+    if isinstance(base, list) and isinstance(overlay, list):
+        return base + [item for item in overlay if item not in base]
+    return overlay
+
+
+def test_secure_profile_validates_alone_and_merged(compose: dict, secure: dict) -> None:
+    assert _schema_errors(secure) == []
+    merged = _merge(compose, secure)
+    assert _schema_errors(merged) == []
+    assert set(merged["services"]) == EXPECTED_SERVICES | {"secrets-init"}
+
+
+def test_dc_sh_adds_the_secure_profile_from_the_setting() -> None:
+    script = (PROJECT_ROOT / "dc.sh").read_text()
+    assert (
+        "PIPELINE_SECURITY" in script
+        and '[ "$security" = secure ] && files+=(-f deploy/docker-compose.secure.yml)' in script
+    )
+
+
+def test_secure_brokers_have_no_plaintext_listener_and_mirror_the_local_config(compose: dict, secure: dict) -> None:
+    from apps.runtime.certs import CertFiles
+    from apps.runtime.kafka_security import BrokerTls
+
+    local = dict(line.split("=", 1) for line in BrokerTls(CertFiles(Path("/s")), "pw").properties().splitlines())
+    per_file = {"ssl.keystore.location", "ssl.keystore.password", "ssl.key.password", "ssl.truststore.location"}
+    for node_id in (1, 2, 3):
+        service = _merge(compose["services"][f"kafka-{node_id}"], secure["services"][f"kafka-{node_id}"])
+        env = _env(service)
+        props = {  # as the broker sees them: compose turns $$ into $
+            k.removeprefix("KAFKA_").lower().replace("___", "-").replace("_", "."): v.replace("$$", "$")
+            for k, v in env.items()
+        }
+        assert {
+            k: v for k, v in local.items() if k not in per_file and "listener.name" not in k
+        }.items() <= props.items()
+        protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
+        assert set(protocols.values()) <= {"SSL", "SASL_SSL"}
+        listeners = [entry.split("://")[0] for entry in props["listeners"].split(",")]
+        assert all(protocols[name] in {"SSL", "SASL_SSL"} for name in listeners)
+        assert props["listener.name.internal.ssl.client.auth"] == "required"
+        assert props["ssl.keystore.password"].startswith("${file:/etc/kafka/secrets/")  # read from a file
+        assert _depends(service)["secrets-init"] == "service_completed_successfully"
+    assert secure["services"]["postgres"]["environment"]["POSTGRES_HOST_AUTH_METHOD"] == "scram-sha-256"
+
+
+def test_secure_python_services_run_as_their_roles_principal(secure: dict) -> None:
+    from apps.runtime.roles import service_roles
+
+    for name, role in service_roles().items():
+        env = _env(secure["services"][name])
+        assert env["PIPELINE_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL" and env["PIPELINE_SECURITY"] == "secure"
+        assert env["PIPELINE_KAFKA_SASL_USERNAME"] == role.kafka_user, name
+        assert env["PIPELINE_KAFKA_SASL_PASSWORD_FILE"] == f"/secrets/kafka-{role.kafka_user}.password", name
+        if role.db_role is not None:
+            assert env["PIPELINE_POSTGRES_USER"] == role.db_role, name
+            assert env["PIPELINE_POSTGRES_PASSWORD_FILE"] == f"/secrets/postgres-{role.db_role}.password", name
+    init = _command(secure["services"]["topic-init"])
+    assert "apps.runtime.secure_init setup" in init and init.endswith("exec python -m kafka.admin.setup_topics")
+
+
+def test_secure_profile_has_no_secret(secure: dict) -> None:
+    for name, service in secure["services"].items():
+        for key, value in _env(service).items():
+            if SECRET_WORDS.search(key):
+                assert value.startswith(("$${file:", "/secrets/")) or REQUIRED_REF.match(value), f"{name}: {key}"

@@ -1,28 +1,36 @@
-"""Security: SCRAM on the local cluster's opt-in listener, settings checked at start, no secret in git.
+"""Security: the secure profile end to end, settings checked at start, no secret in git.
 
-The SASL tests start a second, small runtime (three brokers, 256 MB heaps, the session's
-PostgreSQL as an external database) with ``kafka_sasl_ports`` set: the session cluster stays
-plaintext, as every other test expects.
+The secure tests start their own pipeline with ``PIPELINE_SECURITY=secure python manage.py
+start-all`` (three brokers with TLS on every listener, SCRAM and ACLs, a private PostgreSQL with
+scram-sha-256 and least-privilege roles) in a temporary folder on free ports, once for this module,
+and stop it at the module's end: the session cluster stays plaintext, as every other test expects.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import psutil
+import psycopg
 import pytest
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AclBindingFilter, AdminClient
+from cryptography.hazmat.primitives import serialization
 
+from apps.runtime.certs import CertFiles, make_ca
 from apps.runtime.checks import free_port
 from apps.runtime.kafka_cluster import KafkaNode, node_properties
+from apps.runtime.kafka_security import BrokerTls, kafka_password_name
 from apps.runtime.local import LocalRuntime
+from apps.runtime.roles import db_password_name
 from common.settings import (
     PROJECT_ROOT,
     ConsoleSettings,
@@ -33,79 +41,327 @@ from common.settings import (
     SettingsError,
     load,
 )
+from database.roles import READER
+from kafka.acls import CONSOLE, PRODUCER, Grant, consumer_principal
+from kafka.admin.setup_acls import binding, ensure_acls
 from kafka.config import client_config, consumer_config, producer_config
+from kafka.topics import CONSUMER_GROUPS
+
+SEED_USERS, SEED_PRODUCTS = 200, 300
+
+
+def _manage(env: dict[str, str], *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _env_value(env_file: Path, name: str) -> str:
+    for line in env_file.read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1]
+    raise AssertionError(f"{name} missing from {env_file}")
 
 
 @pytest.fixture(scope="module")
-def sasl_runtime(database_url):
-    base = Path(tempfile.mkdtemp(prefix="pipeline-sasl-"))
-    settings = RuntimeSettings(
-        runtime="local",
-        runtime_dir=base,
-        kafka_ports=(free_port(), free_port(), free_port()),
-        kafka_controller_ports=(free_port(), free_port(), free_port()),
-        kafka_sasl_ports=(free_port(), free_port(), free_port()),
-        kafka_sasl_password=secrets.token_urlsafe(18),
-        kafka_heap="256m",
-    )
-    runtime = LocalRuntime(settings, DatabaseSettings(database_url=database_url))
+def secure_env():
+    """``PIPELINE_SECURITY=secure manage.py start-all`` in a temporary runtime; ``down`` at the end."""
+    base = Path(tempfile.mkdtemp(prefix="pipeline-secure-"))
+    base.chmod(0o755)  # PostgreSQL runs as an unprivileged user when we are root
+    ports = {
+        "PIPELINE_KAFKA_PORTS": json.dumps([free_port(), free_port(), free_port()]),
+        "PIPELINE_KAFKA_CONTROLLER_PORTS": json.dumps([free_port(), free_port(), free_port()]),
+        "PIPELINE_KAFKA_INTERNAL_PORTS": json.dumps([free_port(), free_port(), free_port()]),
+        "PIPELINE_POSTGRES_PORT": str(free_port()),
+        "PIPELINE_CONSOLE_PORT": str(free_port()),
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIPELINE_")} | ports
+    env |= {
+        "PIPELINE_ENV_FILE": str(base / ".env"),  # manage.py creates it with a random owner password
+        "PIPELINE_RUNTIME": "local",
+        "PIPELINE_SECURITY": "secure",
+        "PIPELINE_RUNTIME_DIR": str(base / "runtime"),
+        "PIPELINE_KAFKA_LIBS_DIR": str(RuntimeSettings().kafka_libs_dir),
+        "PIPELINE_KAFKA_HEAP": "384m",
+        "PIPELINE_SEED_USERS": str(SEED_USERS),
+        "PIPELINE_SEED_PRODUCTS": str(SEED_PRODUCTS),
+    }
     try:
-        runtime.up()
-        yield runtime
+        started = _manage(env, "start-all")
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        yield env
     finally:
-        runtime.down()
+        _manage(env, "down", timeout=300)
         shutil.rmtree(base, ignore_errors=True)
 
 
-def sasl_settings(runtime: LocalRuntime, password: str) -> KafkaSettings:
+@pytest.fixture(scope="module")
+def secure(secure_env) -> LocalRuntime:
+    """The same runtime, in process: its addresses, secrets and certificates."""
+    settings = RuntimeSettings(
+        runtime="local",
+        security="secure",
+        runtime_dir=Path(secure_env["PIPELINE_RUNTIME_DIR"]),
+        kafka_ports=json.loads(secure_env["PIPELINE_KAFKA_PORTS"]),
+        kafka_controller_ports=json.loads(secure_env["PIPELINE_KAFKA_CONTROLLER_PORTS"]),
+        kafka_internal_ports=json.loads(secure_env["PIPELINE_KAFKA_INTERNAL_PORTS"]),
+        postgres_port=int(secure_env["PIPELINE_POSTGRES_PORT"]),
+    )
+    password = _env_value(Path(secure_env["PIPELINE_ENV_FILE"]), "PIPELINE_POSTGRES_PASSWORD")
+    return LocalRuntime(settings, DatabaseSettings(database_url=None, postgres_password=password))
+
+
+def as_role(runtime: LocalRuntime, user: str, password: str | None = None, ca: Path | None = None) -> KafkaSettings:
+    """Client settings for ``user`` on the SASL_SSL listener (its real password unless one is given)."""
     return KafkaSettings(
-        bootstrap_servers=runtime.cluster.sasl_bootstrap_servers,
-        security_protocol="SASL_PLAINTEXT",
+        bootstrap_servers=runtime.cluster.bootstrap_servers,
+        security_protocol="SASL_SSL",
         sasl_mechanism="SCRAM-SHA-512",
-        sasl_username=runtime.settings.kafka_sasl_username,
-        sasl_password=password,
+        sasl_username=user,
+        sasl_password=password or runtime.secrets.password(kafka_password_name(user)),
+        ssl_ca_location=ca or runtime.tls.certs.ca_cert,
     )
 
 
-def test_right_credentials_produce_and_consume(sasl_runtime):
-    settings = sasl_settings(sasl_runtime, sasl_runtime.settings.kafka_sasl_password.get_secret_value())
-    producer = Producer(producer_config(settings, "sasl-test"))
-    errors = []
-    producer.produce("users", b"hello", b"k", on_delivery=lambda err, _m: err and errors.append(err))
-    assert producer.flush(30) == 0 and not errors
-    consumer = Consumer(consumer_config(settings, "sasl-test-group"))
-    consumer.subscribe(["users"])
+def _status(env: dict[str, str]) -> dict:
+    result = _manage(env, "status", "--json", timeout=120)
     try:
-        message = next(m for _ in range(30) if (m := consumer.poll(2)) is not None and m.error() is None)
-        assert message.value() == b"hello"
+        return json.loads(result.stdout)
+    except ValueError:
+        return {"error": result.stdout[-500:] + result.stderr[-500:]}
+
+
+def test_secure_start_all_streams_and_verifies(secure_env):
+    deadline = time.monotonic() + 240
+    report: dict = {}
+    while time.monotonic() < deadline:
+        report = _status(secure_env)
+        tables = report.get("tables", {})
+        if tables.get("users", 0) >= SEED_USERS and tables.get("products") == SEED_PRODUCTS:
+            break
+        time.sleep(3)
+    assert report.get("tables", {}).get("products") == SEED_PRODUCTS, json.dumps(report)[:3000]
+    time.sleep(15)  # the realtime generator streams orders, as the producer principal
+    stop = _manage(secure_env, "stop-producer", timeout=120)
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and _status(secure_env).get("total_lag") != 0:
+        time.sleep(2)
+    report = _status(secure_env)
+    assert report["total_lag"] == 0 and report["tables"]["orders"] > 0, json.dumps(report)[:3000]
+    services = {s["name"]: s["state"] for s in report["services"]}
+    assert all(state == "RUNNING" for name, state in services.items() if name not in {"topic-init", "producer"})
+    verify = _manage(secure_env, "verify", timeout=300)
+    assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-2000:]
+
+
+# --- refused: each door that must stay shut ---------------------------------------------------------
+def _refused(conf: dict) -> list[KafkaError]:
+    errors: list[KafkaError] = []
+    admin = AdminClient(conf | {"error_cb": errors.append, "socket.timeout.ms": 5000})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=10)
+    admin.poll(2)  # serves error_cb
+    return errors
+
+
+def test_plaintext_client_is_refused(secure):
+    _refused({"bootstrap.servers": secure.cluster.bootstrap_servers})
+
+
+def test_wrong_password_is_refused(secure):
+    settings = as_role(secure, PRODUCER, password="not-" + secure.secrets.password(kafka_password_name(PRODUCER)))
+    errors = _refused(client_config(settings))
+    assert any(e.code() == KafkaError._AUTHENTICATION or "uthentication" in e.str() for e in errors), errors
+
+
+def test_client_that_does_not_trust_the_ca_is_refused(secure, tmp_path):
+    _key, stranger = make_ca("someone-else")
+    (tmp_path / "ca.crt").write_bytes(stranger.public_bytes(serialization.Encoding.PEM))
+    errors = _refused(client_config(as_role(secure, PRODUCER, ca=tmp_path / "ca.crt")))
+    assert any(e.code() == KafkaError._SSL or "SSL" in e.str() for e in errors), errors
+
+
+def _produce_error(settings: KafkaSettings, topic: str) -> KafkaError | None:
+    """The error a produce to ``topic`` ends with: its delivery report, or the client's fatal error."""
+    producer = Producer(producer_config(settings, "security-test") | {"delivery.timeout.ms": 20000})
+    result: list[KafkaError | None] = []
+    try:
+        for _ in range(6):  # a fatal error (no idempotent producer id) surfaces on a later call
+            producer.produce(topic, b"{}", b"k", on_delivery=lambda err, _m: result.append(err))
+            producer.flush(5)
+            if result:
+                return result[0]
+    except (KafkaException, SystemError) as exc:  # the fatal error may be raised from inside the delivery callback
+        cause = exc if isinstance(exc, KafkaException) else exc.__cause__
+        return cause.args[0] if isinstance(cause, KafkaException) else None
+    return KafkaError(KafkaError._MSG_TIMED_OUT)
+
+
+def _authorization_failed(error: KafkaError | None) -> bool:
+    codes = {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+    codes |= {KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TRANSACTIONAL_ID_AUTHORIZATION_FAILED}
+    text = error.str().upper().replace(" ", "_") if error is not None else ""
+    return error is not None and (error.code() in codes or "AUTHORIZATION_FAILED" in text)
+
+
+def test_consumer_principal_cannot_produce_to_users(secure):
+    for topic in CONSUMER_GROUPS:
+        error = _produce_error(as_role(secure, consumer_principal(topic)), "users")
+        assert _authorization_failed(error), (topic, error)
+
+
+def test_console_principal_cannot_write(secure):
+    for topic in ("users", "orders-dlq"):
+        error = _produce_error(as_role(secure, CONSOLE), topic)
+        assert _authorization_failed(error), (topic, error)
+
+
+def test_producer_principal_cannot_consume(secure):
+    consumer = Consumer(consumer_config(as_role(secure, PRODUCER), CONSUMER_GROUPS["users"], "security-test"))
+    consumer.subscribe(["users"])
+    error = None
+    try:
+        deadline = time.monotonic() + 30
+        while error is None and time.monotonic() < deadline:
+            message = consumer.poll(1)
+            if message is not None:
+                assert message.error() is not None, "the producer principal read a message"
+                error = message.error()
+    finally:
+        consumer.close()
+    assert _authorization_failed(error), error
+
+
+def test_console_principal_reads(secure):
+    """The read-only principal can read (the refusals above are not a broken listener)."""
+    consumer = Consumer(consumer_config(as_role(secure, CONSOLE), "console-read-test", "security-test"))
+    consumer.assign([TopicPartition("products", p, 0) for p in range(3)])
+    try:
+        message = next(m for _ in range(30) if (m := consumer.poll(1)) is not None and m.error() is None)
+        assert message.topic() == "products"
     finally:
         consumer.close()
 
 
-def test_wrong_password_is_refused(sasl_runtime):
-    right = sasl_runtime.settings.kafka_sasl_password.get_secret_value()
-    errors: list[KafkaError] = []
-    conf = client_config(sasl_settings(sasl_runtime, "not-" + right)) | {"error_cb": errors.append}
-    admin = AdminClient(conf)
-    with pytest.raises(KafkaException):
-        admin.list_topics(timeout=10)
-    admin.poll(2)  # serves error_cb
-    assert any(e.code() == KafkaError._AUTHENTICATION or "uthentication" in e.str() for e in errors), errors
+def _connect(runtime: LocalRuntime, user: str, password: str | None, host: str = "127.0.0.1") -> psycopg.Connection:
+    return psycopg.connect(
+        host=host, port=runtime.settings.postgres_port, user=user, password=password,
+        dbname=runtime.database.postgres_db, connect_timeout=5,
+    )  # fmt: skip
 
 
-def test_plaintext_client_cannot_use_the_secured_listener(sasl_runtime):
-    conf = {"bootstrap.servers": sasl_runtime.cluster.sasl_bootstrap_servers, "socket.timeout.ms": 5000}
-    with pytest.raises(KafkaException):
-        AdminClient(conf).list_topics(timeout=8)
+def test_wrong_postgres_password_is_refused_on_tcp_and_socket(secure):
+    owner = secure.database.postgres_user
+    for host in ("127.0.0.1", str(secure.postgres.socket_dir)):
+        with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+            _connect(secure, owner, "not-the-password", host)
+        with pytest.raises(psycopg.OperationalError):  # no trust: no password, no connection
+            _connect(secure, owner, None, host)
+    _connect(secure, owner, secure.postgres.password).close()
 
 
-def test_listener_is_opt_in():
+def test_console_database_role_reads_but_cannot_write(secure):
+    with _connect(secure, READER, secure.secrets.password(db_password_name(READER))) as conn:
+        assert conn.execute("SELECT count(*) FROM users").fetchone()[0] >= SEED_USERS
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM users")
+        conn.rollback()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE orders SET status = status")
+
+
+def test_consumer_database_role_writes_only_its_table(secure):
+    role = "pipeline_orders_writer"
+    with _connect(secure, role, secure.secrets.password(db_password_name(role))) as conn:
+        conn.execute("UPDATE orders SET status = status WHERE false")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE users SET name = name WHERE false")
+
+
+# --- ACLs: created by make topics, drift reported ------------------------------------------------
+def binding_filter(grant: Grant) -> AclBindingFilter:
+    acl = binding(grant)
+    return AclBindingFilter(
+        acl.restype, acl.name, acl.resource_pattern_type, acl.principal, acl.host, acl.operation, acl.permission_type
+    )
+
+
+def test_acl_drift_is_reported_and_missing_grants_are_restored(secure):
+    admin = AdminClient(secure.cluster.admin_config())
+    extra = Grant(PRODUCER, "topic", "users", "READ")
+    wanted = Grant(CONSOLE, "topic", "*", "DESCRIBE_CONFIGS")
+    admin.create_acls([binding(extra)])[binding(extra)].result()
+    admin.delete_acls([binding_filter(wanted)])[binding_filter(wanted)].result()
+    try:
+        report = ensure_acls(admin)
+        assert str(wanted) in report.created
+        assert any("User:producer READ topic:users" in line for line in report.drift), report.drift
+    finally:
+        admin.delete_acls([binding_filter(extra)])[binding_filter(extra)].result()
+    assert ensure_acls(admin).drift == [] and ensure_acls(admin).created == []
+
+
+# --- secrets: generated, private, never on a command line or in a log --------------------------------
+def _secrets(runtime: LocalRuntime) -> list[str]:
+    """Every password of the secrets folder, and the body lines of every private key in it."""
+    values = runtime.secrets.values()
+    for path in runtime.settings.secrets_dir.glob("*.key"):
+        values += [line for line in path.read_text().splitlines() if line and not line.startswith("-----")]
+    values.append(runtime.postgres.password)
+    return [v for v in values if len(v) >= 16]
+
+
+def test_no_secret_on_a_command_line_or_in_a_log(secure):
+    secrets = _secrets(secure)
+    assert len(secrets) >= 10
+    leaks = []
+    for process in psutil.process_iter(["pid", "cmdline", "name"]):
+        line = " ".join(process.info["cmdline"] or [])
+        leaks += [f"ps {process.info['pid']} {process.info['name']}" for s in secrets if s in line]
+    for folder in (secure.settings.runtime_dir / "logs", secure.settings.runtime_dir / "supervisor"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                text = path.read_text(errors="replace")
+                leaks += [f"log {path}" for s in secrets if s in text]
+    assert not leaks, sorted(set(leaks))
+
+
+def test_every_service_has_the_rights_it_needs(secure):
+    """Least privilege, not too little: no service's log shows a refused Kafka or database request."""
+    refused = re.compile(r"AUTHORIZATION_FAILED|[Aa]uthorization failed|permission denied|SASL authentication error")
+    found = []
+    for path in (secure.settings.runtime_dir / "logs").glob("*.log"):
+        if not path.name.startswith(("kafka-", "postgres")) or path.name.startswith("kafka-ui"):
+            found += [f"{path.name}: {line[:200]}" for line in path.read_text(errors="replace").splitlines()
+                      if refused.search(line)]  # fmt: skip
+    assert not found, "\n".join(found[:20])
+
+
+def test_secrets_are_private_files(secure):
+    folder = secure.settings.secrets_dir
+    assert folder.stat().st_mode & 0o777 == 0o700
+    files = [p for p in folder.iterdir() if p.is_file()]
+    assert len(files) >= 12
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in files), [(p.name, oct(p.stat().st_mode)) for p in files]
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".runtime/secrets/ca.key"], cwd=PROJECT_ROOT, check=False)
+    assert ignored.returncode == 0
+    hba = (secure.postgres.data_dir / "pg_hba.conf").read_text()
+    assert "trust" not in hba and hba.count("scram-sha-256") == 3
+
+
+def test_secure_profile_is_opt_in():
     plain = node_properties(KafkaNode(1, 19092, 29092, Path("/x")), "v")
-    assert "SASL" not in plain and "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER" in plain
-    secured = node_properties(KafkaNode(1, 19092, 29092, Path("/x"), 19192), "v")
-    assert "SASL_PLAINTEXT://127.0.0.1:19192" in secured and "sasl.enabled.mechanisms=SCRAM-SHA-512" in secured
-    with pytest.raises(SettingsError, match="PIPELINE_KAFKA_SASL_PASSWORD"):
-        load(RuntimeSettings, kafka_sasl_ports=(1, 2, 3), kafka_sasl_password=None)
+    assert "SASL" not in plain and "SSL" not in plain and "listeners=PLAINTEXT://127.0.0.1:19092,CONTROLLER" in plain
+    tls = BrokerTls(CertFiles(Path("/s")), "pw")
+    secured = node_properties(KafkaNode(1, 19092, 29092, Path("/x"), 39092), "v", tls)
+    assert "PLAINTEXT" not in secured
+    assert "listener.security.protocol.map=CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL" in secured
+    assert "sasl.enabled.mechanisms=SCRAM-SHA-512" in secured and "allow.everyone.if.no.acl.found=false" in secured
+    assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in secured
+    assert RuntimeSettings().security == "plaintext"
+    with pytest.raises(SettingsError, match="PIPELINE_SECURITY"):
+        load(RuntimeSettings, security="tls-please")
 
 
 # --- settings are validated at start: one clear line naming the setting ---------------------------

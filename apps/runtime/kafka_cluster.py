@@ -8,6 +8,7 @@ This module only writes files and builds command lines; the supervisor runs the 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -17,17 +18,10 @@ from pathlib import Path
 
 from apps.runtime.checks import java_binary
 from apps.runtime.errors import RuntimeProblem
+from apps.runtime.kafka_security import BrokerTls
 from common.settings import PROJECT_ROOT, RuntimeSettings
 
 POM = PROJECT_ROOT / "deploy" / "kafka" / "pom.xml"
-SCRAM_MECHANISM = "SCRAM-SHA-512"
-_SCRAM_JAAS = "org.apache.kafka.common.security.scram.ScramLoginModule required;"  # server side: no credentials
-SASL_PROPERTIES = f"""\
-sasl.enabled.mechanisms={SCRAM_MECHANISM}
-listener.name.sasl_plaintext.sasl.enabled.mechanisms={SCRAM_MECHANISM}
-listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config={_SCRAM_JAAS}
-"""
-
 LOG4J2_PROPERTIES = """\
 status = warn
 appender.out.type = Console
@@ -55,7 +49,7 @@ class KafkaNode:
     port: int
     controller_port: int
     home: Path
-    sasl_port: int | None = None  # opt-in SASL_PLAINTEXT (SCRAM-SHA-512) listener
+    internal_port: int | None = None  # the secure profile's inter-broker listener (SSL, mTLS)
 
     @property
     def name(self) -> str:
@@ -73,28 +67,34 @@ class KafkaNode:
 class KafkaCluster:
     """Files and commands for the local cluster described by ``RuntimeSettings``."""
 
-    def __init__(self, settings: RuntimeSettings) -> None:
+    def __init__(self, settings: RuntimeSettings, tls: BrokerTls | None = None) -> None:
         self.settings = settings
+        self.tls = tls  # set: the secure profile (no plaintext listener at all)
         self.home = settings.runtime_dir / "kafka"
         self.libs = settings.kafka_libs_dir / settings.kafka_version
-        sasl_ports = settings.kafka_sasl_ports or (None, None, None)
+        internal = settings.kafka_internal_ports if tls else (None, None, None)
         self.nodes = [
-            KafkaNode(i + 1, port, cport, self.home / f"node-{i + 1}", sasl)
-            for i, (port, cport, sasl) in enumerate(
-                zip(settings.kafka_ports, settings.kafka_controller_ports, sasl_ports, strict=True)
+            KafkaNode(i + 1, port, cport, self.home / f"node-{i + 1}", iport)
+            for i, (port, cport, iport) in enumerate(
+                zip(settings.kafka_ports, settings.kafka_controller_ports, internal, strict=True)
             )
         ]
 
     @property
     def bootstrap_servers(self) -> str:
+        """The clients' listener (SASL_SSL in the secure profile)."""
         return ",".join(f"127.0.0.1:{n.port}" for n in self.nodes)
 
     @property
-    def sasl_bootstrap_servers(self) -> str | None:
-        """The secured listener's addresses, when ``PIPELINE_KAFKA_SASL_PORTS`` enables it."""
-        if self.settings.kafka_sasl_ports is None:
-            return None
-        return ",".join(f"127.0.0.1:{n.sasl_port}" for n in self.nodes)
+    def internal_bootstrap_servers(self) -> str:
+        """The inter-broker listener (secure profile), reached with the broker certificate."""
+        return ",".join(f"127.0.0.1:{n.internal_port}" for n in self.nodes)
+
+    def admin_config(self) -> dict:
+        """A super-user AdminClient config: plaintext, or mTLS on the internal listener when secure."""
+        if self.tls is None:
+            return {"bootstrap.servers": self.bootstrap_servers, "log_level": 0}
+        return self.tls.internal_client(self.internal_bootstrap_servers)
 
     @property
     def classpath(self) -> str:
@@ -104,7 +104,7 @@ class KafkaCluster:
         """Every port the cluster will listen on, named by its owner."""
         ports = {f"{n.name} (client)": n.port for n in self.nodes}
         ports |= {f"{n.name} (controller)": n.controller_port for n in self.nodes}
-        ports |= {f"{n.name} (sasl)": n.sasl_port for n in self.nodes if n.sasl_port is not None}
+        ports |= {f"{n.name} (internal)": n.internal_port for n in self.nodes if n.internal_port is not None}
         return ports
 
     # --- provisioning -------------------------------------------------------------------------
@@ -136,7 +136,10 @@ class KafkaCluster:
         (self.home / "log4j2.properties").write_text(LOG4J2_PROPERTIES)
         for node in self.nodes:
             node.home.mkdir(parents=True, exist_ok=True)
-            node.config_file.write_text(node_properties(node, voters))
+            node.config_file.unlink(missing_ok=True)  # created 0600: the secure one holds the key password
+            fd = os.open(node.config_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(node_properties(node, voters, self.tls))
 
     def format_storage(self) -> None:
         """Format each node's log dir once with the fixed cluster id (skipped when already done)."""
@@ -147,38 +150,11 @@ class KafkaCluster:
                 [
                     *self.java_command("kafka.tools.StorageTool"), "format",
                     "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
-                    *self._scram_format_args(),
                 ],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
             if result.returncode != 0:
                 raise RuntimeProblem(f"formatting {node.name} storage failed: {result.stderr.strip()[-300:]}")
-
-    def _scram_format_args(self) -> list[str]:
-        """``--add-scram`` for the SASL user, so the credential exists from the first start."""
-        user = self.scram_user()
-        if user is None:
-            return []
-        return ["--add-scram", f"{SCRAM_MECHANISM}=[name={user[0]},password={user[1]}]"]
-
-    def scram_user(self) -> tuple[str, str] | None:
-        """(username, password) of the SASL listener's user; None when the listener is off."""
-        if self.settings.kafka_sasl_ports is None or self.settings.kafka_sasl_password is None:
-            return None
-        return self.settings.kafka_sasl_username, self.settings.kafka_sasl_password.get_secret_value()
-
-    def ensure_scram_user(self, timeout_s: float = 30) -> None:
-        """Create or update the SCRAM credential through the plaintext listener (storage formatted earlier)."""
-        from confluent_kafka.admin import AdminClient, ScramCredentialInfo, ScramMechanism, UserScramCredentialUpsertion
-
-        user = self.scram_user()
-        if user is None:
-            return
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
-        info = ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192)
-        upsert = UserScramCredentialUpsertion(user[0], info, user[1].encode())
-        for future in admin.alter_user_scram_credentials([upsert], request_timeout=timeout_s).values():
-            future.result()
 
     def provision(self) -> None:
         """Everything a cold start needs; each step is skipped when already done."""
@@ -207,11 +183,13 @@ class KafkaCluster:
 
     def quorum_status(self, timeout_s: float = 30) -> dict[str, str]:
         """``kafka-metadata-quorum describe --status`` as a dict (LeaderId, CurrentVoters, ...)."""
+        if self.tls is None:
+            target = ["--bootstrap-server", self.bootstrap_servers]
+        else:  # the tool's TLS settings by file: its command line shows only the path
+            tool_config = self.tls.write_tool_config(self.settings.secrets_dir / "internal-client.properties")
+            target = ["--bootstrap-server", self.internal_bootstrap_servers, "--command-config", str(tool_config)]
         result = subprocess.run(
-            [
-                *self.java_command("org.apache.kafka.tools.MetadataQuorumCommand"),
-                "--bootstrap-server", self.bootstrap_servers, "describe", "--status",
-            ],
+            [*self.java_command("org.apache.kafka.tools.MetadataQuorumCommand"), *target, "describe", "--status"],
             capture_output=True, text=True, timeout=timeout_s, check=False,
         )  # fmt: skip
         status = {}
@@ -225,7 +203,7 @@ class KafkaCluster:
         """Block until metadata lists every broker and the controller quorum has a leader."""
         from confluent_kafka.admin import AdminClient
 
-        admin = AdminClient({"bootstrap.servers": self.bootstrap_servers, "log_level": 0})
+        admin = AdminClient(self.admin_config())
         deadline = time.monotonic() + timeout_s
         brokers = 0
         while time.monotonic() < deadline:
@@ -244,22 +222,25 @@ class KafkaCluster:
         )
 
 
-def node_properties(node: KafkaNode, voters: str) -> str:
+def node_properties(node: KafkaNode, voters: str, tls: BrokerTls | None = None) -> str:
     """server.properties for one node; the reasons are in GUIDE/KAFKA_SETUP_GUIDE.md.
 
-    With ``node.sasl_port`` a third listener, SASL_PLAINTEXT with SCRAM-SHA-512, is added for
-    clients; brokers and controllers keep talking plaintext on 127.0.0.1. Without it the file is
-    exactly what it always was.
+    Plaintext on 127.0.0.1 by default. With ``tls`` (the secure profile, GUIDE/SECURITY.md) every
+    listener is encrypted: clients SASL_SSL, inter-broker and controller SSL with client certificates.
     """
-    listeners = f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
-    advertised = f"PLAINTEXT://127.0.0.1:{node.port}"
-    protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-    sasl = ""
-    if node.sasl_port is not None:
-        listeners += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
-        advertised += f",SASL_PLAINTEXT://127.0.0.1:{node.sasl_port}"
-        protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
-        sasl = SASL_PROPERTIES
+    if tls is None:
+        listeners = f"PLAINTEXT://127.0.0.1:{node.port},CONTROLLER://127.0.0.1:{node.controller_port}"
+        advertised = f"PLAINTEXT://127.0.0.1:{node.port}"
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        inter_broker, security = "PLAINTEXT", ""
+    else:
+        listeners = (
+            f"CLIENT://127.0.0.1:{node.port},INTERNAL://127.0.0.1:{node.internal_port},"
+            f"CONTROLLER://127.0.0.1:{node.controller_port}"
+        )
+        advertised = f"CLIENT://127.0.0.1:{node.port},INTERNAL://127.0.0.1:{node.internal_port}"
+        protocols = "CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL"
+        inter_broker, security = "INTERNAL", tls.properties()
     return f"""\
 process.roles=broker,controller
 node.id={node.node_id}
@@ -267,7 +248,7 @@ controller.quorum.voters={voters}
 listeners={listeners}
 advertised.listeners={advertised}
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
+inter.broker.listener.name={inter_broker}
 listener.security.protocol.map={protocols}
 log.dirs={node.data_dir}
 num.partitions=3
@@ -286,4 +267,4 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 log.segment.bytes=268435456
-{sasl}"""
+{security}"""

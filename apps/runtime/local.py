@@ -11,11 +11,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
 from apps.runtime import services as svc
 from apps.runtime.checks import require_free_ports
 from apps.runtime.errors import RuntimeProblem
 from apps.runtime.kafka_cluster import KafkaCluster
+from apps.runtime.kafka_security import broker_tls, ensure_scram_users
 from apps.runtime.postgres_server import PostgresServer
+from apps.runtime.roles import Role, db_password_name, role_env, service_roles
+from apps.runtime.secret_store import SecretStore
 from apps.runtime.supervisor import Program, Supervisor
 from common.settings import PROJECT_ROOT, ConsoleSettings, DatabaseSettings, RuntimeSettings
 
@@ -44,8 +49,12 @@ class LocalRuntime:
         self.settings = runtime
         self.database = database
         self.console = console or ConsoleSettings()
-        self.cluster = KafkaCluster(runtime)
+        self.secrets = SecretStore(runtime.secrets_dir)
+        self.tls = broker_tls(self.secrets) if runtime.secure else None  # first secure run: CA, certificates
+        self.cluster = KafkaCluster(runtime, self.tls)
         self.external_db = database.database_url is not None
+        if runtime.secure and self.external_db:
+            raise RuntimeProblem("PIPELINE_SECURITY=secure needs the private PostgreSQL: unset PIPELINE_DATABASE_URL")
         self.postgres = PostgresServer(
             home=runtime.runtime_dir / "postgres",
             port=runtime.postgres_port,
@@ -64,19 +73,47 @@ class LocalRuntime:
             update={"postgres_port": self.settings.postgres_port, "postgres_host": "127.0.0.1"}
         ).url
 
-    def child_env(self) -> dict[str, str]:
-        """Settings every supervised Python service inherits, so they find this runtime."""
-        return {
+    def child_env(self, role: Role | None = None) -> dict[str, str]:
+        """Settings every supervised Python service inherits, so they find this runtime.
+
+        In the secure profile no URL carries a password: a process gets the database's address, and
+        with ``role`` its principals and the paths of their password files.
+        """
+        env = {
             "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
             "PIPELINE_DATABASE_URL": self.database_url,
             "PIPELINE_RUNTIME_DIR": str(self.settings.runtime_dir),
             "PIPELINE_RUNTIME": "local",
+            "PIPELINE_SECURITY": self.settings.security,
             "PIPELINE_CONSOLE_PORT": str(self.console.port),
             "PIPELINE_CONSOLE_METRICS_TARGETS": ",".join(
                 f"{name}=127.0.0.1:{port}" for name, port in svc.metrics_ports(self.settings.metrics_base_port).items()
             ),
             "PYTHONUNBUFFERED": "1",
         }
+        if self.tls is not None:
+            env |= {
+                "PIPELINE_DATABASE_URL": "",
+                "PIPELINE_POSTGRES_HOST": "127.0.0.1",
+                "PIPELINE_POSTGRES_PORT": str(self.settings.postgres_port),
+                "PIPELINE_POSTGRES_DB": self.database.postgres_db,
+            }
+            if role is not None:
+                env |= role_env(role, self.secrets, self.tls.certs)
+        return env
+
+    def role_database_url(self, role: Role) -> str:
+        """The SQLAlchemy URL of ``role``'s database role (the owner's outside the secure profile)."""
+        if self.tls is None or role.db_role is None:
+            return self.database_url
+        password = self.secrets.password(db_password_name(role.db_role))
+        return self.database.model_copy(
+            update={
+                "postgres_port": self.settings.postgres_port, "postgres_host": "127.0.0.1",
+                "postgres_user": role.db_role, "postgres_password": SecretStr(password),
+                "postgres_password_file": None,
+            }
+        ).url  # fmt: skip
 
     def programs(self) -> list[Program]:
         programs = [
@@ -87,10 +124,12 @@ class LocalRuntime:
                 Program("postgres", self.postgres.command(), "database", user=self.postgres.os_user, stop_signal="INT")
             )
         ports = svc.metrics_ports(self.settings.metrics_base_port)
-        programs += [
-            Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20, env=_metrics_env(ports.get(s.name)))
-            for s in svc.python_services()
-        ]
+        roles = service_roles() if self.tls is not None else {}
+        for s in svc.python_services():
+            env = _metrics_env(ports.get(s.name))
+            if s.name in roles:
+                env += tuple(role_env(roles[s.name], self.secrets, self.tls.certs).items())
+            programs.append(Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20, env=env))
         return programs
 
     def metrics_address(self, name: str) -> str:
@@ -122,9 +161,25 @@ class LocalRuntime:
             self.wait_postgres()
             self.postgres.create_database()
         self.migrate()
+        if self.tls is not None:
+            self.ensure_database_roles()
         self.cluster.wait_ready()
-        self.cluster.ensure_scram_user()  # no-op unless the SASL listener is enabled
+        if self.tls is not None:  # before topic-init: it connects as the admin principal
+            ensure_scram_users(self.tls, self.cluster.internal_bootstrap_servers, self.secrets)
         self.run_oneshot("topic-init")
+
+    def ensure_database_roles(self) -> None:
+        """The secure profile's least-privilege roles, as the owner, after the migrations."""
+        from database.roles import ensure_roles, wanted_privileges
+
+        passwords = {role: self.secrets.password(db_password_name(role)) for role in wanted_privileges()}
+        from psycopg.conninfo import make_conninfo
+
+        owner = make_conninfo(
+            host="127.0.0.1", port=self.postgres.port, user=self.postgres.user, dbname=self.postgres.database,
+            password=self.postgres.password,
+        )  # fmt: skip
+        ensure_roles(owner, passwords)
 
     def wait_postgres(self, timeout_s: float = 60) -> None:
         import psycopg

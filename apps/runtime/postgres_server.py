@@ -1,5 +1,7 @@
 """A private PostgreSQL server for the local runtime: data under the ignored runtime folder.
 
+Every connection authenticates with scram-sha-256, over TCP and over the UNIX socket.
+
 PostgreSQL refuses to run as root, so when we are root the cluster is initialised and run as
 an unprivileged system user (``postgres`` when the Debian package created it, else ``nobody``).
 """
@@ -38,6 +40,13 @@ logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
 log_connections = off
+"""
+
+# Every connection proves its password, on TCP and on the socket alike: no ``trust`` anywhere.
+PG_HBA_CONF = """\
+local   all  all                scram-sha-256
+host    all  all  127.0.0.1/32  scram-sha-256
+host    all  all  ::1/128       scram-sha-256
 """
 
 
@@ -106,7 +115,7 @@ class PostgresServer:
             result = subprocess.run(
                 [
                     str(bindir / "initdb"), "-D", str(self.data_dir), "-U", self.user, "--pwfile", str(pwfile),
-                    "--auth-host=scram-sha-256", "--auth-local=trust", "-E", "UTF8", "--locale=C.UTF-8",
+                    "--auth-host=scram-sha-256", "--auth-local=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
                 ],
                 capture_output=True, text=True, check=False, cwd=self.home, **self._demote(),
             )  # fmt: skip
@@ -116,6 +125,10 @@ class PostgresServer:
         conf = self.data_dir / "postgresql.auto.conf"
         conf.write_text(POSTGRESQL_CONF.format(port=self.port, socket_dir=self.socket_dir))
         self._chown(conf)
+        hba = self.data_dir / "pg_hba.conf"  # rewritten, so a data dir from an older version loses its trust
+        hba.write_text(PG_HBA_CONF)
+        hba.chmod(0o600)
+        self._chown(hba)
 
     def command(self) -> list[str]:
         return [str(find_bindir() / "postgres"), "-D", str(self.data_dir)]
@@ -125,7 +138,7 @@ class PostgresServer:
         import psycopg
 
         conninfo = f"host={self.socket_dir} port={self.port} user={self.user} dbname=postgres"
-        with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+        with psycopg.connect(conninfo, password=self.password, autocommit=True, connect_timeout=5) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (self.database,)).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{self.database}"')

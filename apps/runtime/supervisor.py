@@ -36,7 +36,7 @@ class Program:
     stop_signal: str = "TERM"
     stop_wait_s: int = 30
     start_s: int = 2
-    env: tuple[tuple[str, str], ...] = ()  # variables for this program only
+    env: tuple[tuple[str, str], ...] = ()  # this program's own variables (names and paths, never a secret)
 
     def render(self, log_dir: Path, cwd: Path) -> str:
         quoted = " ".join(_quote(part) for part in self.command)
@@ -60,7 +60,7 @@ class Program:
         if self.user:
             lines.append(f"user={self.user}")
         if self.env:
-            lines.append("environment=" + ",".join(f'{key}="{value}"' for key, value in self.env))
+            lines.append("environment=" + ",".join(f'{k}="{v.replace("%", "%%")}"' for k, v in self.env))
         return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,9 @@
 
 Missing topics are created from ``kafka/topics.py``; existing ones are compared with it and
 any drift (partition count, replication factor, a config value) is reported, not changed.
-Exit code: 0 when everything matches after the run, 1 when drift remains, 2 on errors.
+In the secure profile (``PIPELINE_SECURITY=secure``) the ACLs of ``kafka/acls.py`` are created
+and checked the same way. Exit code: 0 when everything matches after the run, 1 when drift
+remains, 2 on errors.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from dataclasses import dataclass
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
 
-from common.settings import KafkaSettings, load
+from common.settings import KafkaSettings, RuntimeSettings, load
+from kafka.admin.setup_acls import AclReport, ensure_acls
 from kafka.config import client_config
 from kafka.topics import ALL_TOPICS, TopicSpec
 
@@ -98,17 +101,27 @@ def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = ALL_TO
     ]
 
 
+def ensure_all(settings: KafkaSettings, secure: bool) -> tuple[list[TopicReport], AclReport | None]:
+    """Topics, and in the secure profile the ACLs (``make topics`` and topic-init)."""
+    reports = ensure_topics(settings)
+    return reports, ensure_acls(admin_client(settings)) if secure else None
+
+
 def main() -> int:
     settings = load(KafkaSettings)
     try:
-        reports = ensure_topics(settings)
+        reports, acls = ensure_all(settings, load(RuntimeSettings).secure)
     except KafkaException as exc:
         print(f"topic-init: cannot reach Kafka at {settings.bootstrap_servers}: {exc}", file=sys.stderr)
         return 2
     for report in reports:
         detail = "; ".join(report.drift)
         print(f"topic={report.name} action={report.action}" + (f' drift="{detail}"' if detail else ""))
-    return 1 if any(r.drift for r in reports) else 0
+    if acls is not None:
+        print(f"acls created={len(acls.created)} drift={len(acls.drift)}")
+        for line in acls.drift:
+            print(f'acl drift="{line}"')
+    return 1 if any(r.drift for r in reports) or (acls and acls.drift) else 0
 
 
 if __name__ == "__main__":
