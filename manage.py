@@ -28,6 +28,7 @@ from common.settings import (  # noqa: E402
     GeneratorSettings,
     KafkaSettings,
     RuntimeSettings,
+    ScaleSettings,
     SettingsError,
     load,
 )
@@ -42,10 +43,10 @@ def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
     if choose_runtime(settings) == "docker":
         from apps.runtime.docker import DockerRuntime
 
-        return DockerRuntime()
+        return DockerRuntime(load(ScaleSettings))
     from apps.runtime.local import LocalRuntime
 
-    return LocalRuntime(settings, load(DatabaseSettings), load(ConsoleSettings))
+    return LocalRuntime(settings, load(DatabaseSettings), load(ConsoleSettings), load(ScaleSettings))
 
 
 def _is_local(runtime: object) -> bool:
@@ -146,7 +147,7 @@ def _expand(runtime: object, names: list[str]) -> list[str]:
 
     groups = {
         "kafka": list(svc.KAFKA_SERVICES),
-        "consumers": [s.name for s in svc.consumer_services()],
+        "consumers": [s.name for s in svc.consumer_services(load(ScaleSettings).consumer_instances)],
         "producer": [svc.PRODUCER.name],
     }
     return [member for name in names for member in groups.get(name, [name])]
@@ -164,13 +165,13 @@ def migrate() -> None:
 @app.command()
 def topics() -> None:
     """Create missing topics and report config drift."""
-    from kafka.admin.setup_topics import ensure_topics
+    from kafka.admin.setup_topics import configured_topics, ensure_topics
 
     runtime = _runtime()
-    table = Table("topic", "action", "drift")
-    reports = ensure_topics(_kafka_settings(runtime))
+    table = Table("topic", "action", "drift", "note")
+    reports = ensure_topics(_kafka_settings(runtime), configured_topics())
     for r in reports:
-        table.add_row(r.name, r.action, "; ".join(r.drift) or "-")
+        table.add_row(r.name, r.action, "; ".join(r.drift) or "-", r.note or "-")
     console.print(table)
     if any(r.drift for r in reports):
         raise typer.Exit(1)

@@ -17,7 +17,9 @@ from apps.runtime.errors import RuntimeProblem
 from apps.runtime.kafka_cluster import KafkaCluster
 from apps.runtime.postgres_server import PostgresServer
 from apps.runtime.supervisor import Program, Supervisor
-from common.settings import PROJECT_ROOT, ConsoleSettings, DatabaseSettings, RuntimeSettings
+from common.settings import PROJECT_ROOT, ConsoleSettings, DatabaseSettings, RuntimeSettings, ScaleSettings
+
+MAX_INSTANCES = 100  # PIPELINE_CONSUMER_INSTANCES' upper bound
 
 
 @dataclass
@@ -39,10 +41,12 @@ class LocalRuntime:
         runtime: RuntimeSettings,
         database: DatabaseSettings,
         console: ConsoleSettings | None = None,
+        scale: ScaleSettings | None = None,
     ) -> None:
         self.settings = runtime
         self.database = database
         self.console = console or ConsoleSettings()
+        self.scale = scale or ScaleSettings()
         self.cluster = KafkaCluster(runtime)
         self.external_db = database.database_url is not None
         self.postgres = PostgresServer(
@@ -71,6 +75,8 @@ class LocalRuntime:
             "PIPELINE_RUNTIME_DIR": str(self.settings.runtime_dir),
             "PIPELINE_RUNTIME": "local",
             "PIPELINE_CONSOLE_PORT": str(self.console.port),
+            "PIPELINE_TOPIC_PARTITIONS": str(self.scale.topic_partitions),
+            "PIPELINE_CONSUMER_INSTANCES": str(self.scale.consumer_instances),
             "PYTHONUNBUFFERED": "1",
         }
 
@@ -83,7 +89,8 @@ class LocalRuntime:
                 Program("postgres", self.postgres.command(), "database", user=self.postgres.os_user, stop_signal="INT")
             )
         programs += [
-            Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20) for s in svc.python_services()
+            Program(s.name, s.argv(), s.group, oneshot=s.oneshot, stop_wait_s=20)
+            for s in svc.python_services(self.scale.consumer_instances)
         ]
         return programs
 
@@ -138,11 +145,20 @@ class LocalRuntime:
         self.supervisor.wait_oneshot(name)
 
     def start_group(self, group: str) -> None:
+        known = {info["name"] for info in self.supervisor.info()}
+        if known and not set(self.names(group)) <= known:  # PIPELINE_CONSUMER_INSTANCES grew since `up`
+            self.supervisor.write_config(self.programs())
+            self.supervisor.start_daemon(self.child_env())  # running: adds the new programs only
         for name in self.names(group):
             self.supervisor.start(name, wait=False)
 
     def stop_group(self, group: str) -> None:
-        for name in self.names(group):
+        """Stop the group's programs, and members left over from a larger instance setting."""
+        names = self.names(group)
+        if group == "consumers":
+            members = {s.name for s in svc.consumer_services(MAX_INSTANCES)}
+            names += [i["name"] for i in self.supervisor.info() if i["name"] in members and i["name"] not in names]
+        for name in names:
             self.supervisor.stop(name)
 
     def down(self) -> None:
