@@ -46,7 +46,9 @@ def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
         return DockerRuntime(load(ScaleSettings))
     from apps.runtime.local import LocalRuntime
 
-    return LocalRuntime(settings, load(DatabaseSettings), load(ConsoleSettings), load(ScaleSettings))
+    return LocalRuntime(
+        settings, load(DatabaseSettings), load(ConsoleSettings), load(ScaleSettings), kafka=load(KafkaSettings)
+    )
 
 
 def _is_local(runtime: object) -> bool:
@@ -115,7 +117,11 @@ def ps() -> None:
     if not rows:
         console.print("nothing is running (make up / make start-all)")
         return
-    table = Table("service", "state", "pid", "uptime", "detail", title=f"local runtime: {runtime.settings.runtime_dir}")
+    from apps.runtime.external import describe
+
+    where = describe(runtime.external_kafka, runtime.external_db)
+    title = f"local runtime: {runtime.settings.runtime_dir} ({where})"
+    table = Table("service", "state", "pid", "uptime", "detail", title=title)
     for row in rows:
         color = {"RUNNING": "green", "EXITED": "cyan", "STOPPED": "dim"}.get(row.state, "red")
         uptime = f"{row.uptime_s}s" if row.uptime_s is not None else ""

@@ -14,10 +14,18 @@ from pathlib import Path
 from apps.runtime import services as svc
 from apps.runtime.checks import require_free_ports
 from apps.runtime.errors import RuntimeProblem
+from apps.runtime.external import external_bootstrap
 from apps.runtime.kafka_cluster import KafkaCluster
 from apps.runtime.postgres_server import PostgresServer
 from apps.runtime.supervisor import Program, Supervisor
-from common.settings import PROJECT_ROOT, ConsoleSettings, DatabaseSettings, RuntimeSettings, ScaleSettings
+from common.settings import (
+    PROJECT_ROOT,
+    ConsoleSettings,
+    DatabaseSettings,
+    KafkaSettings,
+    RuntimeSettings,
+    ScaleSettings,
+)
 
 MAX_INSTANCES = 100  # PIPELINE_CONSUMER_INSTANCES' upper bound
 
@@ -42,12 +50,14 @@ class LocalRuntime:
         database: DatabaseSettings,
         console: ConsoleSettings | None = None,
         scale: ScaleSettings | None = None,
+        kafka: KafkaSettings | None = None,
     ) -> None:
         self.settings = runtime
         self.database = database
         self.console = console or ConsoleSettings()
         self.scale = scale or ScaleSettings()
         self.cluster = KafkaCluster(runtime)
+        self.external_kafka = external_bootstrap(kafka, self.cluster.bootstrap_servers)  # None: ours
         self.external_db = database.database_url is not None
         self.postgres = PostgresServer(
             home=runtime.runtime_dir / "postgres",
@@ -67,10 +77,14 @@ class LocalRuntime:
             update={"postgres_port": self.settings.postgres_port, "postgres_host": "127.0.0.1"}
         ).url
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external_kafka or self.cluster.bootstrap_servers
+
     def child_env(self) -> dict[str, str]:
         """Settings every supervised Python service inherits, so they find this runtime."""
         return {
-            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "PIPELINE_DATABASE_URL": self.database_url,
             "PIPELINE_RUNTIME_DIR": str(self.settings.runtime_dir),
             "PIPELINE_RUNTIME": "local",
@@ -82,7 +96,8 @@ class LocalRuntime:
 
     def programs(self) -> list[Program]:
         programs = [
-            Program(node.name, self.cluster.node_command(node), "kafka", start_s=3) for node in self.cluster.nodes
+            Program(node.name, self.cluster.node_command(node), "kafka", start_s=3)
+            for node in ([] if self.external_kafka else self.cluster.nodes)
         ]
         if not self.external_db:
             programs.append(
@@ -101,11 +116,12 @@ class LocalRuntime:
     def up(self) -> None:
         """Bring up Kafka and PostgreSQL, migrate, create topics. Safe to run again."""
         if not self.supervisor.is_running():
-            ports = self.cluster.ports()
+            ports = {} if self.external_kafka else self.cluster.ports()
             if not self.external_db:
                 ports["postgres"] = self.settings.postgres_port
             require_free_ports(ports)
-        self.cluster.provision()
+        if not self.external_kafka:
+            self.cluster.provision()
         if not self.external_db:
             self.postgres.provision()
         self.supervisor.write_config(self.programs())
@@ -116,8 +132,9 @@ class LocalRuntime:
             self.wait_postgres()
             self.postgres.create_database()
         self.migrate()
-        self.cluster.wait_ready()
-        self.cluster.ensure_scram_user()  # no-op unless the SASL listener is enabled
+        if not self.external_kafka:
+            self.cluster.wait_ready()
+            self.cluster.ensure_scram_user()  # no-op unless the SASL listener is enabled
         self.run_oneshot("topic-init")
 
     def wait_postgres(self, timeout_s: float = 60) -> None:
@@ -146,9 +163,12 @@ class LocalRuntime:
 
     def start_group(self, group: str) -> None:
         known = {info["name"] for info in self.supervisor.info()}
-        if known and not set(self.names(group)) <= known:  # PIPELINE_CONSUMER_INSTANCES grew since `up`
+        external = self.external_kafka and self.external_db  # nothing of ours to bring up first
+        if not known and not external:
+            raise RuntimeProblem(f"nothing is running in {self.settings.runtime_dir}: 'make up' first")
+        if not set(self.names(group)) <= known:  # first start on external services, or more instances
             self.supervisor.write_config(self.programs())
-            self.supervisor.start_daemon(self.child_env())  # running: adds the new programs only
+            self.supervisor.start_daemon(self.child_env())  # when running: adds the new programs only
         for name in self.names(group):
             self.supervisor.start(name, wait=False)
 
