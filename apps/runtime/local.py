@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from apps.runtime import prerequisites
 from apps.runtime import services as svc
 from apps.runtime.checks import require_free_ports
 from apps.runtime.errors import RuntimeProblem
@@ -120,6 +121,8 @@ class LocalRuntime:
             if not self.external_db:
                 ports["postgres"] = self.settings.postgres_port
             require_free_ports(ports)
+        jars_missing = not (self.cluster.libs / ".complete").exists()
+        prerequisites.ensure(prerequisites.missing(not self.external_kafka, jars_missing, not self.external_db))
         if not self.external_kafka:
             self.cluster.provision()
         if not self.external_db:
