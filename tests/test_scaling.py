@@ -99,6 +99,7 @@ def test_kafka_counts_as_external_only_when_set_and_not_the_local_cluster(tmp_pa
     assert external_bootstrap(None, local) is None
     assert external_bootstrap(KafkaSettings(), local) is None  # the default, not set by anyone
     assert external_bootstrap(KafkaSettings(bootstrap_servers=local), local) is None
+    assert external_bootstrap(KafkaSettings(bootstrap_servers=f"localhost:{LOCAL_PORTS[1]}"), local) is None
     assert external_bootstrap(KafkaSettings(bootstrap_servers="10.1.1.1:9092"), local) == "10.1.1.1:9092"
     runtime = _runtime(tmp_path, kafka=KafkaSettings(bootstrap_servers=local))
     assert {"kafka-1", "postgres"} <= {p.name for p in runtime.programs()}

@@ -19,8 +19,14 @@ def external_bootstrap(kafka: KafkaSettings | None, local_bootstrap: str) -> str
     """
     if kafka is None or "bootstrap_servers" not in kafka.model_fields_set:
         return None
-    given = set(kafka.bootstrap_servers.split(","))
-    return None if given & set(local_bootstrap.split(",")) else kafka.bootstrap_servers
+    given = {_loopback(a) for a in kafka.bootstrap_servers.split(",")}
+    return None if given & {_loopback(a) for a in local_bootstrap.split(",")} else kafka.bootstrap_servers
+
+
+def _loopback(address: str) -> str:
+    """``localhost:19092`` is ``127.0.0.1:19092``: the same local broker, however it is written."""
+    host, _, port = address.rpartition(":")
+    return f"127.0.0.1:{port}" if host.lower() in {"localhost", "127.0.0.1", "[::1]"} else address
 
 
 def describe(kafka_bootstrap: str | None, database_external: bool) -> str:
