@@ -113,15 +113,14 @@ def ps() -> None:
     if not _is_local(runtime):
         runtime.ps()
         return
+    from apps.runtime.external import describe
+
+    console.print(describe(runtime.external_kafka, runtime.external_db), soft_wrap=True)
     rows = runtime.ps()
     if not rows:
         console.print("nothing is running (make up / make start-all)")
         return
-    from apps.runtime.external import describe
-
-    where = describe(runtime.external_kafka, runtime.external_db)
-    title = f"local runtime: {runtime.settings.runtime_dir} ({where})"
-    table = Table("service", "state", "pid", "uptime", "detail", title=title)
+    table = Table("service", "state", "pid", "uptime", "detail", title=f"local runtime: {runtime.settings.runtime_dir}")
     for row in rows:
         color = {"RUNNING": "green", "EXITED": "cyan", "STOPPED": "dim"}.get(row.state, "red")
         uptime = f"{row.uptime_s}s" if row.uptime_s is not None else ""
