@@ -6,7 +6,7 @@ Runs in a scratch schema (dropped afterwards) and a scratch topic (deleted after
 2. the sink, fresh inserts and pure redelivery, for both upsert strategies (``copy``, ``values``);
 3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic
    holding ``--kafka-rows`` orders, rows/s in steady state (see ``group_rate``). With
-   ``--partitions 3,6,12`` the same per partition count, the group also as wide as the topic
+   ``--partitions 3,6,12`` a group of three and one as wide as the topic at each partition count
    (GUIDE/SCALING.md).
 
 ``python -m apps.benchmarks.sink_bench --rows 50000`` (or ``manage.py benchmark sink``);
@@ -175,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
         for count, topic in ({} if args.no_kafka else topics).items():
             admin.create_topics([NewTopic(topic, count, 3)])[topic].result(30)
             _produce(kafka, topic, kafka_events)  # type: ignore[arg-type]
-            for members in sorted({1, min(3, count), count}):  # one, three, as many as partitions
+            one = {1} if count == counts[0] else set()  # a single member once: it does not depend on partitions
+            for members in sorted(one | {min(3, count), count}):  # and three, and as many as partitions
                 rate = group_rate(kafka, url, engine, topic, members)  # type: ignore[arg-type]
                 where = "" if counts == [3] else f"{count} partitions, "
                 results.append((f"Kafka -> PostgreSQL, {where}group of {members}", rate))
