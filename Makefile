@@ -16,8 +16,14 @@ MANAGE := $(PY) manage.py
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-20s\033[0m %s\n", $$1, $$2}'
 
+# Debian/Ubuntu ship Python without its venv module: installed with apt-get when root, else named.
 $(STAMP): pyproject.toml
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) >/dev/null 2>&1 || { rm -rf $(VENV); \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "bootstrap: installing python3-venv with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; \
+	  else echo "bootstrap: Python's venv module is missing: run 'sudo apt-get install -y python3-venv'"; exit 1; fi; \
+	  $(PYTHON) -m venv $(VENV); }
 	@echo "bootstrap: installing the project into $(VENV) (log: $(VENV)/install.log)"
 	@$(PY) -m pip install -q --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@$(PY) -m pip install -q -e ".[dev]" >> $(VENV)/install.log 2>&1 || { tail -30 $(VENV)/install.log; exit 1; }

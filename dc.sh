@@ -8,4 +8,6 @@ cd "$(dirname "$0")"
 security="${PIPELINE_SECURITY:-$(sed -n 's/^PIPELINE_SECURITY=\([a-z]*\).*/\1/p' .env | tail -1)}"
 files=(-f deploy/docker-compose.yml -f deploy/docker-compose.observability.yml)
 [ "$security" = secure ] && files+=(-f deploy/docker-compose.secure.yml)
+# more than three consumers per group (PIPELINE_CONSUMER_INSTANCES): manage.py writes this override
+[ -f deploy/docker-compose.scale.json ] && files+=(-f deploy/docker-compose.scale.json)
 exec docker compose -p ecommerce-pipeline --env-file .env "${files[@]}" "$@"

@@ -28,6 +28,7 @@ from common.settings import (  # noqa: E402
     GeneratorSettings,
     KafkaSettings,
     RuntimeSettings,
+    ScaleSettings,
     SettingsError,
     load,
 )
@@ -42,10 +43,12 @@ def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
     if choose_runtime(settings) == "docker":
         from apps.runtime.docker import DockerRuntime
 
-        return DockerRuntime()
+        return DockerRuntime(load(ScaleSettings))
     from apps.runtime.local import LocalRuntime
 
-    return LocalRuntime(settings, load(DatabaseSettings), load(ConsoleSettings))
+    return LocalRuntime(
+        settings, load(DatabaseSettings), load(ConsoleSettings), load(ScaleSettings), kafka=load(KafkaSettings)
+    )
 
 
 def _is_local(runtime: object) -> bool:
@@ -121,6 +124,9 @@ def ps() -> None:
     if not _is_local(runtime):
         runtime.ps()
         return
+    from apps.runtime.external import describe
+
+    console.print(describe(runtime.external_kafka, runtime.external_db), soft_wrap=True)
     rows = runtime.ps()
     if not rows:
         console.print("nothing is running (make up / make start-all)")
@@ -162,7 +168,7 @@ def _expand(runtime: object, names: list[str]) -> list[str]:
 
     groups = {
         "kafka": list(svc.KAFKA_SERVICES),
-        "consumers": [s.name for s in svc.consumer_services()],
+        "consumers": [s.name for s in svc.consumer_services(load(ScaleSettings).consumer_instances)],
         "producer": [svc.PRODUCER.name],
     }
     return [member for name in names for member in groups.get(name, [name])]
@@ -179,14 +185,16 @@ def migrate() -> None:
 
 @app.command()
 def topics() -> None:
-    """Create missing topics (and ACLs in the secure profile), report drift."""
-    from kafka.admin.setup_topics import ensure_all
+    """Create missing topics (and ACLs in the secure profile), grow partitions, report drift."""
+    from kafka.admin.setup_topics import configured_topics, ensure_all
 
     runtime = _runtime()
-    table = Table("topic", "action", "drift")
-    reports, acls = ensure_all(_kafka_settings(runtime, _role("admin")), load(RuntimeSettings).secure)
+    table = Table("topic", "action", "drift", "note")
+    reports, acls = ensure_all(
+        _kafka_settings(runtime, _role("admin")), load(RuntimeSettings).secure, configured_topics()
+    )
     for r in reports:
-        table.add_row(r.name, r.action, "; ".join(r.drift) or "-")
+        table.add_row(r.name, r.action, "; ".join(r.drift) or "-", r.note or "-")
     console.print(table)
     if acls is not None:
         console.print(f"ACLs: {len(acls.created)} created, {len(acls.drift)} drift")

@@ -55,12 +55,18 @@ def _lag(settings: KafkaSettings) -> dict:
             "topic": topic,
             "state": members["state"],
             "members": members["members"],
+            "idle": idle_members(members["members"]),
             "partitions": [
                 {"partition": r.partition, "committed": r.committed, "end": r.high, "lag": r.lag} for r in rows
             ],
             "total_lag": sum(r.lag for r in rows),
         }
     return report
+
+
+def idle_members(members: dict[str, list[str]]) -> list[str]:
+    """Members holding no partition: more instances than partitions (``PIPELINE_CONSUMER_INSTANCES``)."""
+    return sorted(name for name, assigned in members.items() if not assigned)
 
 
 def _rows(database_url: str) -> dict:
@@ -118,6 +124,14 @@ def print_status(report: dict, console: Console) -> None:
         ends.append(f"{spec.name} {' '.join(map(str, topic.get('end_offsets', ['?'])))}")
     console.print(table)
     console.print("end offsets: " + " | ".join(ends))
+    if "error" not in groups:
+        for group, entry in groups.items():
+            if entry["idle"]:
+                owners = len(entry["members"]) - len(entry["idle"])
+                console.print(
+                    f"[yellow]{group}: {len(entry['idle'])} idle member(s), no partition left for them "
+                    f"({owners} own all {len(entry['partitions'])} partitions): {', '.join(entry['idle'])}[/]"
+                )
     for key in ("topics", "consumer_groups", "tables", "brokers"):
         if isinstance(report[key], dict) and "error" in report[key]:
             console.print(f"[red]{key}: {report[key]['error']}[/]")

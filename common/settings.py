@@ -226,6 +226,19 @@ class MetricsSettings(BaseSettings):
     port: int = Field(0, ge=0, lt=65536)
 
 
+class ScaleSettings(BaseSettings):
+    """How wide the pipeline runs: partitions per entity topic and consumer instances per group.
+
+    One consumer instance reads one or more partitions; instances beyond the partition count get
+    none and idle (``status`` shows them). Partitions only grow (see GUIDE/SCALING.md).
+    """
+
+    model_config = _config("PIPELINE_")
+
+    topic_partitions: int = Field(3, ge=1, le=1_000)
+    consumer_instances: int = Field(3, ge=1, le=100)
+
+
 class SettingsError(SystemExit):
     """Raised with one readable line per invalid setting, instead of a stack trace."""
 

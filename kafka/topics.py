@@ -5,7 +5,7 @@ Producers, consumers, the admin script, ``verify`` and the console all read this
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -60,7 +60,17 @@ def dead_letter_topic(spec: TopicSpec) -> TopicSpec:
 DLQ_TOPICS: tuple[TopicSpec, ...] = tuple(dead_letter_topic(t) for t in ENTITY_TOPICS)
 ALL_TOPICS: tuple[TopicSpec, ...] = ENTITY_TOPICS + DLQ_TOPICS
 
-# Consumer groups, one per entity topic (three instances each).
+
+def pipeline_topics(partitions: int = 3) -> tuple[TopicSpec, ...]:
+    """Every topic with ``partitions`` per entity topic (``PIPELINE_TOPIC_PARTITIONS``).
+
+    Dead-letter topics keep three partitions: they carry rejects, not load.
+    """
+    entities = tuple(replace(spec, partitions=partitions) for spec in ENTITY_TOPICS)
+    return entities + DLQ_TOPICS
+
+
+# Consumer groups, one per entity topic (PIPELINE_CONSUMER_INSTANCES members each, three by default).
 CONSUMER_GROUPS: dict[str, str] = {
     "users": "user-consumer-group",
     "products": "product-consumer-group",

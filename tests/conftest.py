@@ -24,7 +24,7 @@ from apps.runtime.checks import free_port
 from apps.runtime.detect import docker_engine_available
 from apps.runtime.local import LocalRuntime
 from apps.runtime.reaper import start_reaper
-from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings
+from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings, ScaleSettings
 from database.database import make_engine
 from database.migrate import upgrade
 from tests.consumer_events import Running
@@ -42,7 +42,8 @@ def _start_local(base: Path) -> LocalRuntime:
         metrics_base_port=0,  # supervised services serve no metrics unless a test asks (fixed ports collide)
     )
     db_settings = DatabaseSettings(database_url=None, postgres_password=password)
-    runtime = LocalRuntime(runtime_settings, db_settings)
+    scale = ScaleSettings(topic_partitions=3, consumer_instances=3)  # the tests' shape, whatever .env says
+    runtime = LocalRuntime(runtime_settings, db_settings, scale=scale)
     runtime.up()
     return runtime
 

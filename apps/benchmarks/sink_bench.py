@@ -7,7 +7,9 @@ Runs in a scratch schema (dropped afterwards) and a scratch topic (deleted after
    then the price of exactly-once: the same lifecycle batches (orders created, paid, shipped,
    cancelled ...) with and without the offsets and the sales aggregates in their transaction;
 3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic
-   holding ``--kafka-rows`` orders, rows/s in steady state (see ``group_rate``).
+   holding ``--kafka-rows`` orders, rows/s in steady state (see ``group_rate``). With
+   ``--partitions 3,6,12`` a group of three and one as wide as the topic at each partition count
+   (GUIDE/SCALING.md).
 
 ``python -m apps.benchmarks.sink_bench --rows 50000`` (or ``manage.py benchmark sink``);
 writes ``reports/sink_bench.csv``.
@@ -175,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, help="sink batch size (default: the consumers' batch size setting)")
     parser.add_argument("--kafka-rows", type=int, default=300_000, help="rows for the Kafka -> PostgreSQL runs")
     parser.add_argument("--no-kafka", action="store_true", help="skip the end-to-end group measurement")
+    parser.add_argument("--partitions", default="3", help="partition counts of the Kafka runs, e.g. 3,6,12")
     args = parser.parse_args(argv)
     kafka = load(KafkaSettings)
     args.batch = args.batch or kafka.consumer_batch_size  # type: ignore[attr-defined]
@@ -186,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     url = f"{base_url}{'&' if '?' in base_url else '?'}options=-csearch_path%3D{schema}"
     engine = make_engine(url, pool_size=1)
     results: list[tuple[str, float]] = []
-    topic = f"sink-bench-{uuid.uuid4().hex[:8]}"
+    counts = [int(n) for n in args.partitions.split(",")]
+    topics = {count: f"sink-bench-{uuid.uuid4().hex[:8]}-p{count}" for count in counts}
     admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})  # type: ignore[attr-defined]
     try:
         upgrade(url)
@@ -202,19 +206,22 @@ def main(argv: list[str] | None = None) -> int:
         plain, exact = exactly_once_rates(url, engine, _lifecycle(args.rows), args.batch)
         results += [("sink copy, lifecycle: rows only", plain), ("sink copy, lifecycle: + offsets + aggregates", exact)]
         exactly_once_cost = 1 - exact / plain
-        if not args.no_kafka:
-            admin.create_topics([NewTopic(topic, 3, 3)])[topic].result(30)
-            _produce(kafka, topic, _events(args.kafka_rows))  # type: ignore[arg-type]
-            for members in (1, 3):
+        kafka_events = [] if args.no_kafka else _events(args.kafka_rows)
+        for count, topic in ({} if args.no_kafka else topics).items():
+            admin.create_topics([NewTopic(topic, count, 3)])[topic].result(30)
+            _produce(kafka, topic, kafka_events)  # type: ignore[arg-type]
+            one = {1} if count == counts[0] else set()  # a single member once: it does not depend on partitions
+            for members in sorted(one | {min(3, count), count}):  # and three, and as many as partitions
                 rate = group_rate(kafka, url, engine, topic, members)  # type: ignore[arg-type]
-                results.append((f"Kafka -> PostgreSQL, group of {members}", rate))
+                where = "" if counts == [3] else f"{count} partitions, "
+                results.append((f"Kafka -> PostgreSQL, {where}group of {members}", rate))
     finally:
         engine.dispose()
         with admin_engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin_engine.dispose()
         if not args.no_kafka:
-            admin.delete_topics([topic])
+            admin.delete_topics(list(topics.values()))
     _report(results, copy_rate, args.rows, args.batch)
     Console().print(f"exactly-once costs {exactly_once_cost:.1%} of the sink's throughput (goal: at most 15%)")
     return 0

@@ -54,7 +54,7 @@ class ConsoleContext:
         admin = KafkaAdmin(kafka)
         membership = Membership(kafka)
         groups = GroupReader(admin, membership)
-        probe, no_probe = local_probe(runtime)
+        probe, no_probe = local_probe(runtime, kafka)
         runner, stored, no_runner = production_runner(kafka, database.url)
         context = cls(
             settings=console,

@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Collection
 from typing import Any
 
+from apps.runtime.external import external_bootstrap
 from apps.runtime.kafka_cluster import KafkaCluster
-from common.settings import RuntimeSettings
+from common.settings import KafkaSettings, RuntimeSettings
 
 Probe = Callable[[], dict[str, str]]
 
@@ -56,11 +57,13 @@ def parse_status(raw: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def local_probe(runtime: RuntimeSettings | None) -> tuple[Probe | None, str]:
+def local_probe(runtime: RuntimeSettings | None, kafka: KafkaSettings | None = None) -> tuple[Probe | None, str]:
     """The quorum probe for the local runtime, or ``None`` and the reason it is not available."""
     if runtime is None or runtime.runtime == "docker":
         return None, "the quorum tool needs the local runtime (PIPELINE_RUNTIME=local)"
     cluster = KafkaCluster(runtime)
+    if external_bootstrap(kafka, cluster.bootstrap_servers):
+        return None, "Kafka is external (PIPELINE_KAFKA_BOOTSTRAP_SERVERS): the quorum tool reads our cluster only"
     if not any(cluster.libs.glob("kafka_2.13-*.jar")):
         return None, f"Kafka jars not found in {cluster.libs} (PIPELINE_RUNTIME_DIR / PIPELINE_KAFKA_LIBS_DIR)"
     return (lambda: cluster.quorum_status(timeout_s=20)), ""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 from types import FrameType
 
@@ -24,11 +25,22 @@ from kafka.consumers import CONSUMERS
 log = logging.getLogger("apps.runners.consumer_runner")
 
 
+def _instance(value: str) -> str:
+    """A member number, or ``auto`` for a replica that has none (a Kubernetes pod: its name's suffix)."""
+    if value == "auto":
+        return socket.gethostname().rsplit("-", 1)[-1]
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is neither a member number (1, 2, ...) nor 'auto'")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options; see the module docstring."""
     parser = argparse.ArgumentParser(description="Run one consumer group member.")
     parser.add_argument("--group", required=True, choices=sorted(CONSUMERS), help="entity topic to consume")
-    parser.add_argument("--instance", type=int, default=1, help="member number, 1-based")
+    parser.add_argument(
+        "--instance", type=_instance, default="1", help="member number, 1-based; 'auto': the host name's last part"
+    )
     parser.add_argument("--topic", help="override the topic name")
     parser.add_argument("--group-id", help="override the consumer group id")
     parser.add_argument("--dlq-topic", help="override the dead-letter topic name")

@@ -13,16 +13,27 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from apps.runtime import prerequisites
 from apps.runtime import services as svc
 from apps.runtime.checks import require_free_ports
 from apps.runtime.errors import RuntimeProblem
+from apps.runtime.external import external_bootstrap
 from apps.runtime.kafka_cluster import KafkaCluster
 from apps.runtime.kafka_security import broker_tls, ensure_scram_users
 from apps.runtime.postgres_server import PostgresServer
 from apps.runtime.roles import Role, db_password_name, role_env, service_roles
 from apps.runtime.secret_store import SecretStore
 from apps.runtime.supervisor import Program, Supervisor
-from common.settings import PROJECT_ROOT, ConsoleSettings, DatabaseSettings, RuntimeSettings
+from common.settings import (
+    PROJECT_ROOT,
+    ConsoleSettings,
+    DatabaseSettings,
+    KafkaSettings,
+    RuntimeSettings,
+    ScaleSettings,
+)
+
+MAX_INSTANCES = 100  # PIPELINE_CONSUMER_INSTANCES' upper bound
 
 
 @dataclass
@@ -45,13 +56,17 @@ class LocalRuntime:
         runtime: RuntimeSettings,
         database: DatabaseSettings,
         console: ConsoleSettings | None = None,
+        scale: ScaleSettings | None = None,
+        kafka: KafkaSettings | None = None,
     ) -> None:
         self.settings = runtime
         self.database = database
         self.console = console or ConsoleSettings()
         self.secrets = SecretStore(runtime.secrets_dir)
         self.tls = broker_tls(self.secrets) if runtime.secure else None  # first secure run: CA, certificates
+        self.scale = scale or ScaleSettings()
         self.cluster = KafkaCluster(runtime, self.tls)
+        self.external_kafka = external_bootstrap(kafka, self.cluster.bootstrap_servers)  # None: ours
         self.external_db = database.database_url is not None
         if runtime.secure and self.external_db:
             raise RuntimeProblem("PIPELINE_SECURITY=secure needs the private PostgreSQL: unset PIPELINE_DATABASE_URL")
@@ -73,6 +88,10 @@ class LocalRuntime:
             update={"postgres_port": self.settings.postgres_port, "postgres_host": "127.0.0.1"}
         ).url
 
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.external_kafka or self.cluster.bootstrap_servers
+
     def child_env(self, role: Role | None = None) -> dict[str, str]:
         """Settings every supervised Python service inherits, so they find this runtime.
 
@@ -80,15 +99,17 @@ class LocalRuntime:
         with ``role`` its principals and the paths of their password files.
         """
         env = {
-            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.cluster.bootstrap_servers,
+            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": self.bootstrap_servers,
             "PIPELINE_DATABASE_URL": self.database_url,
             "PIPELINE_RUNTIME_DIR": str(self.settings.runtime_dir),
             "PIPELINE_RUNTIME": "local",
             "PIPELINE_SECURITY": self.settings.security,
             "PIPELINE_CONSOLE_PORT": str(self.console.port),
             "PIPELINE_CONSOLE_METRICS_TARGETS": ",".join(
-                f"{name}=127.0.0.1:{port}" for name, port in svc.metrics_ports(self.settings.metrics_base_port).items()
+                f"{name}=127.0.0.1:{port}" for name, port in self._metrics_ports().items()
             ),
+            "PIPELINE_TOPIC_PARTITIONS": str(self.scale.topic_partitions),
+            "PIPELINE_CONSUMER_INSTANCES": str(self.scale.consumer_instances),
             "PYTHONUNBUFFERED": "1",
         }
         if self.tls is not None:
@@ -117,15 +138,16 @@ class LocalRuntime:
 
     def programs(self) -> list[Program]:
         programs = [
-            Program(node.name, self.cluster.node_command(node), "kafka", start_s=3) for node in self.cluster.nodes
+            Program(node.name, self.cluster.node_command(node), "kafka", start_s=3)
+            for node in ([] if self.external_kafka else self.cluster.nodes)
         ]
         if not self.external_db:
             programs.append(
                 Program("postgres", self.postgres.command(), "database", user=self.postgres.os_user, stop_signal="INT")
             )
-        ports = svc.metrics_ports(self.settings.metrics_base_port)
+        ports = self._metrics_ports()
         roles = service_roles() if self.tls is not None else {}
-        for s in svc.python_services():
+        for s in svc.python_services(self.scale.consumer_instances):
             env = _metrics_env(ports.get(s.name))
             if s.name in roles:
                 env += tuple(role_env(roles[s.name], self.secrets, self.tls.certs).items())
@@ -136,8 +158,11 @@ class LocalRuntime:
         """``host:port`` whose ``/metrics`` a service serves ("" when it serves none)."""
         if name == svc.CONSOLE.name:
             return f"{self.console.host}:{self.console.port}"
-        port = svc.metrics_ports(self.settings.metrics_base_port).get(name)
+        port = self._metrics_ports().get(name)
         return f"127.0.0.1:{port}" if port else ""
+
+    def _metrics_ports(self) -> dict[str, int]:
+        return svc.metrics_ports(self.settings.metrics_base_port, self.scale.consumer_instances)
 
     def names(self, group: str) -> list[str]:
         return [p.name for p in self.programs() if p.group == group]
@@ -146,11 +171,14 @@ class LocalRuntime:
     def up(self) -> None:
         """Bring up Kafka and PostgreSQL, migrate, create topics. Safe to run again."""
         if not self.supervisor.is_running():
-            ports = self.cluster.ports()
+            ports = {} if self.external_kafka else self.cluster.ports()
             if not self.external_db:
                 ports["postgres"] = self.settings.postgres_port
             require_free_ports(ports)
-        self.cluster.provision()
+        jars_missing = not (self.cluster.libs / ".complete").exists()
+        prerequisites.ensure(prerequisites.missing(not self.external_kafka, jars_missing, not self.external_db))
+        if not self.external_kafka:
+            self.cluster.provision()
         if not self.external_db:
             self.postgres.provision()
         self.supervisor.write_config(self.programs())
@@ -163,9 +191,10 @@ class LocalRuntime:
         self.migrate()
         if self.tls is not None:
             self.ensure_database_roles()
-        self.cluster.wait_ready()
-        if self.tls is not None:  # before topic-init: it connects as the admin principal
-            ensure_scram_users(self.tls, self.cluster.internal_bootstrap_servers, self.secrets)
+        if not self.external_kafka:
+            self.cluster.wait_ready()
+            if self.tls is not None:  # before topic-init: it connects as the admin principal
+                ensure_scram_users(self.tls, self.cluster.internal_bootstrap_servers, self.secrets)
         self.run_oneshot("topic-init")
 
     def ensure_database_roles(self) -> None:
@@ -206,11 +235,23 @@ class LocalRuntime:
         self.supervisor.wait_oneshot(name)
 
     def start_group(self, group: str) -> None:
+        known = {info["name"] for info in self.supervisor.info()}
+        external = self.external_kafka and self.external_db  # nothing of ours to bring up first
+        if not known and not external:
+            raise RuntimeProblem(f"nothing is running in {self.settings.runtime_dir}: 'make up' first")
+        if not set(self.names(group)) <= known:  # first start on external services, or more instances
+            self.supervisor.write_config(self.programs())
+            self.supervisor.start_daemon(self.child_env())  # when running: adds the new programs only
         for name in self.names(group):
             self.supervisor.start(name, wait=False)
 
     def stop_group(self, group: str) -> None:
-        for name in self.names(group):
+        """Stop the group's programs, and members left over from a larger instance setting."""
+        names = self.names(group)
+        if group == "consumers":
+            members = {s.name for s in svc.consumer_services(MAX_INSTANCES)}
+            names += [i["name"] for i in self.supervisor.info() if i["name"] in members and i["name"] not in names]
+        for name in names:
             self.supervisor.stop(name)
 
     def down(self) -> None:

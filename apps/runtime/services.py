@@ -1,5 +1,7 @@
 """The 17 services of the pipeline, named the same in the local and the Docker runtime.
 
+Seventeen at the default settings: ``PIPELINE_CONSUMER_INSTANCES`` (three) sets the members per group.
+
 Order matters: brokers and PostgreSQL first, then ``topic-init`` (one-shot), then the
 consumers, the producer and the console. ``python-dev`` exists only in Docker's dev profile
 (locally your own shell plays its part).
@@ -34,12 +36,12 @@ DATABASE_SERVICES = ("postgres",)
 DEV_ONLY_SERVICES = ("python-dev",)
 
 
-def consumer_services() -> list[PythonService]:
-    """Nine consumers: ``<entity>-consumer-<n>`` for each topic's group, three instances each."""
+def consumer_services(instances: int = INSTANCES_PER_GROUP) -> list[PythonService]:
+    """``<entity>-consumer-<n>`` for each topic's group, ``instances`` each (nine by default)."""
     services = []
     for topic in CONSUMER_GROUPS:
         entity = topic.removesuffix("s")
-        for instance in range(1, INSTANCES_PER_GROUP + 1):
+        for instance in range(1, instances + 1):
             services.append(
                 PythonService(
                     name=f"{entity}-consumer-{instance}",
@@ -56,19 +58,19 @@ PRODUCER = PythonService("producer", "producer", "apps.seeders.realtime_generato
 CONSOLE = PythonService("kafka-ui", "console", "apps.console")
 
 
-def metrics_ports(base: int) -> dict[str, int]:
-    """The producer serves its Prometheus metrics on ``base``, the consumers on the next nine; 0: none."""
+def metrics_ports(base: int, instances: int = INSTANCES_PER_GROUP) -> dict[str, int]:
+    """The producer serves its Prometheus metrics on ``base``, the consumers on the next ports; 0: none."""
     if not base:
         return {}
-    return {service.name: base + i for i, service in enumerate([PRODUCER, *consumer_services()])}
+    return {service.name: base + i for i, service in enumerate([PRODUCER, *consumer_services(instances)])}
 
 
-def python_services() -> list[PythonService]:
+def python_services(instances: int = INSTANCES_PER_GROUP) -> list[PythonService]:
     """Python services in start order."""
-    return [TOPIC_INIT, *consumer_services(), PRODUCER, CONSOLE]
+    return [TOPIC_INIT, *consumer_services(instances), PRODUCER, CONSOLE]
 
 
-def all_service_names(include_dev: bool = True) -> list[str]:
+def all_service_names(include_dev: bool = True, instances: int = INSTANCES_PER_GROUP) -> list[str]:
     """Every service name, as both runtimes must define them."""
-    names = [*KAFKA_SERVICES, *DATABASE_SERVICES, *(s.name for s in python_services())]
+    names = [*KAFKA_SERVICES, *DATABASE_SERVICES, *(s.name for s in python_services(instances))]
     return names + list(DEV_ONLY_SERVICES) if include_dev else names

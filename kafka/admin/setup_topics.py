@@ -1,7 +1,8 @@
 """Create the pipeline's topics, or check them: safe to run again.
 
 Missing topics are created from ``kafka/topics.py``; existing ones are compared with it and
-any drift (partition count, replication factor, a config value) is reported, not changed.
+any drift (replication factor, a config value) is reported, not changed. The partition count
+is the one exception: it grows to ``PIPELINE_TOPIC_PARTITIONS`` and never shrinks (Kafka cannot).
 In the secure profile (``PIPELINE_SECURITY=secure``) the ACLs of ``kafka/acls.py`` are created
 and checked the same way. Exit code: 0 when everything matches after the run, 1 when drift
 remains, 2 on errors.
@@ -14,12 +15,14 @@ import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic, ResourceType
+from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic, ResourceType
 
-from common.settings import KafkaSettings, RuntimeSettings, load
+from common.settings import KafkaSettings, RuntimeSettings, ScaleSettings, load
 from kafka.admin.setup_acls import AclReport, ensure_acls
 from kafka.config import client_config
-from kafka.topics import ALL_TOPICS, TopicSpec
+from kafka.topics import ALL_TOPICS, TopicSpec, pipeline_topics
+
+GROWN_NOTE = "keyed order per entity holds only for events produced after the change"
 
 
 @dataclass
@@ -27,8 +30,9 @@ class TopicReport:
     """What happened to one topic."""
 
     name: str
-    action: str  # "created" | "ok" | "drift"
+    action: str  # "created" | "ok" | "drift" | "grown"
     drift: list[str]
+    note: str = ""
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
@@ -77,7 +81,7 @@ def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: floa
     for spec in specs:
         problems = []
         partitions = metadata[spec.name].partitions
-        if len(partitions) != spec.partitions:
+        if len(partitions) < spec.partitions:  # more is not drift: partitions never shrink
             problems.append(f"partitions {len(partitions)} != {spec.partitions}")
         replicas = {len(p.replicas) for p in partitions.values()}
         if replicas != {spec.replication_factor}:
@@ -90,33 +94,73 @@ def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: floa
     return drift
 
 
+def grow_partitions(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> dict[str, str]:
+    """Add partitions where a topic has fewer than its spec; note the ones that have more.
+
+    Returns a note per topic touched. A key's partition is its hash modulo the count, so after
+    growth new events of one entity may land elsewhere than its older ones.
+    """
+    metadata = _wait_for_metadata(admin, [s.name for s in specs], timeout_s)
+    notes: dict[str, str] = {}
+    grow = []
+    for spec in specs:
+        count = len(metadata[spec.name].partitions)
+        if count < spec.partitions:
+            grow.append(NewPartitions(spec.name, spec.partitions))
+            notes[spec.name] = f"partitions {count} -> {spec.partitions}: {GROWN_NOTE}"
+        elif count > spec.partitions:
+            notes[spec.name] = f"keeps {count} partitions (setting {spec.partitions}): Kafka never shrinks a topic"
+    if grow:
+        for future in admin.create_partitions(grow, operation_timeout=timeout_s).values():
+            future.result()
+        deadline = time.monotonic() + timeout_s  # metadata shows the new partitions a moment later
+        wanted = {p.topic: p.new_total_count for p in grow}
+        while time.monotonic() < deadline:
+            topics = admin.list_topics(timeout=timeout_s).topics
+            if all(len(topics[name].partitions) >= count for name, count in wanted.items()):
+                break
+            time.sleep(0.3)
+    return notes
+
+
 def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = ALL_TOPICS) -> list[TopicReport]:
-    """Create what is missing, then report every topic's state."""
+    """Create what is missing, grow partitions that are too few, then report every topic's state."""
     admin = admin_client(settings)
     created = set(create_missing(admin, specs))
+    notes = grow_partitions(admin, specs)
     drift = find_drift(admin, specs)
-    return [
-        TopicReport(s.name, "created" if s.name in created else ("drift" if drift[s.name] else "ok"), drift[s.name])
-        for s in specs
-    ]
+    reports = []
+    for s in specs:
+        grown = "->" in notes.get(s.name, "")
+        action = "created" if s.name in created else "drift" if drift[s.name] else "grown" if grown else "ok"
+        reports.append(TopicReport(s.name, action, drift[s.name], notes.get(s.name, "")))
+    return reports
 
 
-def ensure_all(settings: KafkaSettings, secure: bool) -> tuple[list[TopicReport], AclReport | None]:
+def configured_topics() -> tuple[TopicSpec, ...]:
+    """The topics as the settings want them (``PIPELINE_TOPIC_PARTITIONS``)."""
+    return pipeline_topics(load(ScaleSettings).topic_partitions)
+
+
+def ensure_all(
+    settings: KafkaSettings, secure: bool, specs: tuple[TopicSpec, ...] = ALL_TOPICS
+) -> tuple[list[TopicReport], AclReport | None]:
     """Topics, and in the secure profile the ACLs (``make topics`` and topic-init)."""
-    reports = ensure_topics(settings)
+    reports = ensure_topics(settings, specs)
     return reports, ensure_acls(admin_client(settings)) if secure else None
 
 
 def main() -> int:
     settings = load(KafkaSettings)
     try:
-        reports, acls = ensure_all(settings, load(RuntimeSettings).secure)
+        reports, acls = ensure_all(settings, load(RuntimeSettings).secure, configured_topics())
     except KafkaException as exc:
         print(f"topic-init: cannot reach Kafka at {settings.bootstrap_servers}: {exc}", file=sys.stderr)
         return 2
     for report in reports:
         detail = "; ".join(report.drift)
-        print(f"topic={report.name} action={report.action}" + (f' drift="{detail}"' if detail else ""))
+        note = f' note="{report.note}"' if report.note else ""
+        print(f"topic={report.name} action={report.action}" + (f' drift="{detail}"' if detail else "") + note)
     if acls is not None:
         print(f"acls created={len(acls.created)} drift={len(acls.drift)}")
         for line in acls.drift:

@@ -34,7 +34,7 @@ class ConsumerSpec:
         """The consumer group from ``kafka/topics.py`` (e.g. ``order-consumer-group``)."""
         return CONSUMER_GROUPS[self.topic.name]
 
-    def client_id(self, instance: int) -> str:
+    def client_id(self, instance: int | str) -> str:
         """``<entity>-consumer-<n>``, the same name as the supervised service."""
         return f"{self.entity}-consumer-{instance}"
 
@@ -42,7 +42,7 @@ class ConsumerSpec:
         self,
         settings: KafkaSettings,
         database_url: str,
-        instance: int = 1,
+        instance: int | str = 1,
         *,
         topic: str | None = None,
         group_id: str | None = None,
