@@ -126,7 +126,7 @@ def print_status(report: dict, console: Console) -> None:
     console.print("end offsets: " + " | ".join(ends))
     if "error" not in groups:
         for group, entry in groups.items():
-            if entry["idle"]:
+            if entry.get("idle"):
                 owners = len(entry["members"]) - len(entry["idle"])
                 console.print(
                     f"[yellow]{group}: {len(entry['idle'])} idle member(s), no partition left for them "
