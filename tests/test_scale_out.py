@@ -24,6 +24,7 @@ import psutil
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from apps.runtime import services as svc
 from apps.runtime.checks import free_port
 from apps.runtime.reaper import start_reaper
 from common.settings import KafkaSettings, RuntimeSettings
@@ -110,9 +111,9 @@ class Checkout:
 def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start():
     base = Path(tempfile.mkdtemp(prefix="pipeline-external-"))
     base.chmod(0o755)
-    reaper = start_reaper(base)
-    theirs = _start_local(base / "theirs")
     copy = base / "checkout"
+    reapers = [start_reaper(base / "theirs"), start_reaper(copy / ".runtime")]  # if this test dies
+    theirs = _start_local(base / "theirs")
     copy.mkdir()
     _copy_repo(copy)
     console_port = free_port()
@@ -129,7 +130,7 @@ def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start(
         "COLUMNS": "300",  # Rich wraps at 80 columns when not on a terminal
     }
     ours = Checkout(copy, env)
-    their_servers = {row.pid for row in theirs.ps() if row.name.startswith("kafka-") or row.name == "postgres"}
+    their_servers = {row.pid for row in theirs.ps() if row.name in {*svc.KAFKA_SERVICES, *svc.DATABASE_SERVICES}}
     before = _servers()
     assert len(their_servers) == 4 and their_servers <= before["brokers"] | before["postmasters"]
     try:
@@ -172,8 +173,9 @@ def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start(
         theirs_alive = all(psutil.pid_exists(pid) for pid in their_servers)
         leftovers = [p.pid for p in psutil.process_iter(["cmdline"]) if str(copy) in " ".join(p.info["cmdline"] or [])]
         theirs.down()
-        reaper.kill()
-        reaper.wait()
+        for reaper in reapers:
+            reaper.kill()
+            reaper.wait()
         shutil.rmtree(base, ignore_errors=True)
     assert down.returncode == 0, down.stdout + down.stderr
     assert theirs_alive and leftovers == []
