@@ -105,8 +105,13 @@ def latest(events: Iterable[UserEvent | ProductEvent | OrderEvent]) -> dict[uuid
     return expected
 
 
-def produce(settings: KafkaSettings, topic: str, events: Sequence[object], raw: Sequence[bytes] = ()) -> None:
-    """Send events (and raw byte strings, for poison tests) and wait until all are acknowledged."""
+def produce(
+    settings: KafkaSettings, topic: str, events: Sequence[object], raw: Sequence[bytes | tuple[bytes, bytes]] = ()
+) -> None:
+    """Send events (and raw values, for poison tests) and wait until all are acknowledged.
+
+    A raw value is sent with the key ``poison``; a ``(key, value)`` pair with its own key.
+    """
     producer = Producer(producer_config(settings, "test-producer"))
     errors: list[object] = []
 
@@ -117,8 +122,9 @@ def produce(settings: KafkaSettings, topic: str, events: Sequence[object], raw: 
     for event in events:
         producer.produce(topic, key=str(event.entity_id), value=event.model_dump_json(), on_delivery=delivered)  # type: ignore[attr-defined]
         producer.poll(0)
-    for value in raw:
-        producer.produce(topic, key=b"poison", value=value, on_delivery=delivered)
+    for item in raw:
+        key, value = item if isinstance(item, tuple) else (b"poison", item)
+        producer.produce(topic, key=key, value=value, on_delivery=delivered)
     assert producer.flush(30) == 0 and not errors, errors
 
 

@@ -130,9 +130,11 @@ def test_valid_events_are_accepted_and_tombstones_rejected(topic):
     assert check(topic, None) == Rejection("decode", "message has no value")
 
 
-def _corpus() -> tuple[list[bytes], list[bytes]]:
-    """(valid, hostile) user-event values: the hostile ones pass no check, or fail in PostgreSQL."""
-    valid = [user_event(uuid.uuid4(), 1).model_dump_json().encode() for _ in range(5)]
+def _corpus() -> tuple[list[tuple[bytes, bytes]], list[bytes]]:
+    """(valid, hostile) user-event messages: the valid ones keyed by their entity id, the hostile
+    ones pass no check, or fail in PostgreSQL."""
+    users = [user_event(uuid.uuid4(), 1) for _ in range(5)]
+    valid = [(str(u.entity_id).encode(), u.model_dump_json().encode()) for u in users]
     base = valid_json("users")
     nul = json.loads(json.dumps(base)) | {"entity_id": base["entity_id"]}
     nul["payload"]["name"] = "nul\u0000byte"
