@@ -94,7 +94,10 @@ def test_external_kafka_and_database_start_no_broker_or_postgres(tmp_path: Path)
     assert env["PIPELINE_DATABASE_URL"].startswith("postgresql+psycopg://u:p@db.internal:5432/")
 
 
-def test_kafka_counts_as_external_only_when_set_and_not_the_local_cluster(tmp_path: Path) -> None:
+def test_kafka_counts_as_external_only_when_set_and_not_the_local_cluster(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PIPELINE_KAFKA_BOOTSTRAP_SERVERS", raising=False)  # the test session's cluster sets it
     local = ",".join(f"127.0.0.1:{p}" for p in LOCAL_PORTS)
     assert external_bootstrap(None, local) is None
     assert external_bootstrap(KafkaSettings(), local) is None  # the default, not set by anyone
