@@ -23,6 +23,7 @@ from kafka import metrics
 from kafka.consumers import ORDER_CONSUMER
 from kafka.producer.producer import EventProducer
 from tests.consumer_events import caught_up, order_history, produce, wait_until
+from tests.exactly_once_support import stop
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -98,14 +99,7 @@ def pipeline(kafka_settings: KafkaSettings, schema_url: str, names) -> Iterator[
         processes.append(_spawn(argv, env | {"PIPELINE_METRICS_PORT": str(port)}))
         yield targets
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
+        stop(processes)
 
 
 def _spawn(argv: list[str], env: dict[str, str]) -> subprocess.Popen:
