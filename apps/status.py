@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import create_engine, text
 
+from common.entities import ENTITIES
 from common.settings import KafkaSettings
 from kafka.admin import inspect
 from kafka.offsets import partition_offsets
 from kafka.topics import CONSUMER_GROUPS, DLQ_TOPICS, ENTITY_TOPICS
 
-TABLES = {"users": "users", "products": "products", "orders": "orders"}
+TABLES = tuple(e.table for e in ENTITIES)
 
 
 def _section(fn: Callable[[], Any]) -> Any:
@@ -114,14 +115,14 @@ def print_status(report: dict, console: Console) -> None:
         table.add_column(header, justify="right" if right else "left", overflow="fold", no_wrap=header == "group")
     groups = report["consumer_groups"]
     ends = []
-    for spec in ENTITY_TOPICS:
-        topic = report["topics"].get(spec.name, {}) if "error" not in report["topics"] else {}
-        group = CONSUMER_GROUPS[spec.name]
+    for entity in ENTITIES:
+        topic = report["topics"].get(entity.topic, {}) if "error" not in report["topics"] else {}
+        group = entity.group
         lag = groups.get(group, {}).get("total_lag", "?") if "error" not in groups else "?"
-        rows = report["tables"].get(spec.name, "?") if "error" not in report["tables"] else "?"
-        dlq = report["dead_letters"].get(spec.dlq, "?") if "error" not in report["dead_letters"] else "?"
-        table.add_row(spec.name, str(topic.get("messages", "?")), group, str(lag), str(rows), str(dlq))
-        ends.append(f"{spec.name} {' '.join(map(str, topic.get('end_offsets', ['?'])))}")
+        rows = report["tables"].get(entity.table, "?") if "error" not in report["tables"] else "?"
+        dlq = report["dead_letters"].get(entity.dlq, "?") if "error" not in report["dead_letters"] else "?"
+        table.add_row(entity.topic, str(topic.get("messages", "?")), group, str(lag), str(rows), str(dlq))
+        ends.append(f"{entity.topic} {' '.join(map(str, topic.get('end_offsets', ['?'])))}")
     console.print(table)
     console.print("end offsets: " + " | ".join(ends))
     if "error" not in groups:

@@ -142,18 +142,13 @@ class OrderEvent(_Envelope):
 
 
 Event = UserEvent | ProductEvent | OrderEvent
-
-# topic name -> schema; the topic list itself lives in kafka/topics.py
-EVENT_SCHEMAS: dict[str, type[_Envelope]] = {
-    "users": UserEvent,
-    "products": ProductEvent,
-    "orders": OrderEvent,
-}
+Envelope = _Envelope  # the base every entity's event extends (a new entity's schema too)
 
 
-def topic_of(event: Event) -> str:
-    """The entity topic an event belongs to."""
-    for topic, schema in EVENT_SCHEMAS.items():
-        if isinstance(event, schema):
-            return topic
-    raise TypeError(f"not a pipeline event: {type(event).__name__}")
+def __getattr__(name: str) -> object:
+    """``EVENT_SCHEMAS`` and ``topic_of`` moved to ``common/entities.py``; old imports still resolve."""
+    if name in ("EVENT_SCHEMAS", "topic_of"):
+        from common import entities
+
+        return getattr(entities, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Insert, Table, column, func, select, table, t
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from database.models import TABLES
+from database.models import Order, Product, User
 
 Row = Mapping[str, Any]
 Method = Literal["copy", "values"]
@@ -208,7 +208,7 @@ class Orphans:
 
 def orphan_orders(conn: Connection) -> Orphans:
     """Count orders without a matching user row and without a matching product row."""
-    orders, users, products = TABLES["orders"], TABLES["users"], TABLES["products"]
+    orders, users, products = Order.__table__, User.__table__, Product.__table__
 
     def missing(parent: Table, key: str) -> int:
         orphan = ~select(parent.c[key]).where(parent.c[key] == orders.c[key]).exists()

@@ -17,7 +17,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, Numeric, String, func
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, Integer, Numeric, String, Table, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -118,6 +118,16 @@ class CustomerSales(Base):
 
 
 TABLES = {"users": User.__table__, "products": Product.__table__, "orders": Order.__table__}
+
+
+def table_named(name: str) -> Table:
+    """An entity's table by its name (``common/entities.py`` names tables, it does not import them)."""
+    try:
+        return Base.metadata.tables[name]
+    except KeyError:
+        raise ValueError(f"no table {name!r} in the models; known: {', '.join(TABLES)}") from None
+
+
 AGGREGATES = {"product_minute_sales": ProductMinuteSales.__table__, "customer_sales": CustomerSales.__table__}
 
 

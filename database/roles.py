@@ -19,7 +19,7 @@ import os
 import psycopg
 from psycopg import sql
 
-from database.models import AGGREGATES, TABLES, VERIFY_STATE, ConsumerOffset
+from database.models import AGGREGATES, TABLES, VERIFY_STATE, ConsumerOffset, Order
 
 READER = "pipeline_reader"
 SCRAM_ITERATIONS = 4096
@@ -35,7 +35,7 @@ def wanted_privileges() -> dict[str, dict[str, tuple[str, ...]]]:
     """Role -> table -> privileges; nothing else is granted."""
     offsets = ConsumerOffset.__tablename__
     roles = {writer(table): {table: WRITE, offsets: WRITE} for table in TABLES}
-    roles[writer("orders")] |= {table: WRITE for table in AGGREGATES}
+    roles[writer(Order.__tablename__)] |= {table: WRITE for table in AGGREGATES}
     roles[READER] = {table: ("SELECT",) for table in (*TABLES, *AGGREGATES, offsets)}
     roles[READER] |= {table: (*WRITE, "DELETE") for table in VERIFY_STATE}
     return roles

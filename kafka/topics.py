@@ -1,11 +1,15 @@
-"""Topic definitions: the single place that says which topics exist and how they are configured.
+"""Topic definitions: which topics exist and how they are configured, derived from the entities.
 
-Producers, consumers, the admin script, ``verify`` and the console all read this module.
+Producers, consumers, the admin script, ``verify`` and the console all read this module; the
+names, groups and retentions come from ``common/entities.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+
+from common.entities import ENTITIES, Entity
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -25,23 +29,20 @@ class TopicSpec:
         return f"{self.name}-dlq"
 
 
-def _entity_topic(name: str, retention_days: int) -> TopicSpec:
+def entity_topic(entity: Entity) -> TopicSpec:
+    """The topic of one entity, kept for its ``retention_days``."""
     return TopicSpec(
-        name=name,
+        name=entity.topic,
         config={
             "min.insync.replicas": "2",
             "compression.type": "lz4",
-            "retention.ms": str(retention_days * DAY_MS),
+            "retention.ms": str(entity.retention_days * DAY_MS),
             "cleanup.policy": "delete",
         },
     )
 
 
-USERS = _entity_topic("users", 7)
-PRODUCTS = _entity_topic("products", 7)
-ORDERS = _entity_topic("orders", 30)
-
-ENTITY_TOPICS: tuple[TopicSpec, ...] = (USERS, PRODUCTS, ORDERS)
+ENTITY_TOPICS: tuple[TopicSpec, ...] = tuple(entity_topic(e) for e in ENTITIES)
 
 
 def dead_letter_topic(spec: TopicSpec) -> TopicSpec:
@@ -61,21 +62,17 @@ DLQ_TOPICS: tuple[TopicSpec, ...] = tuple(dead_letter_topic(t) for t in ENTITY_T
 ALL_TOPICS: tuple[TopicSpec, ...] = ENTITY_TOPICS + DLQ_TOPICS
 
 
-def pipeline_topics(partitions: int = 3) -> tuple[TopicSpec, ...]:
-    """Every topic with ``partitions`` per entity topic (``PIPELINE_TOPIC_PARTITIONS``).
+def pipeline_topics(partitions: int = 3, entities: Iterable[Entity] = ENTITIES) -> tuple[TopicSpec, ...]:
+    """Every topic of ``entities`` with ``partitions`` per entity topic (``PIPELINE_TOPIC_PARTITIONS``).
 
     Dead-letter topics keep three partitions: they carry rejects, not load.
     """
-    entities = tuple(replace(spec, partitions=partitions) for spec in ENTITY_TOPICS)
-    return entities + DLQ_TOPICS
+    sources = tuple(entity_topic(e) for e in entities)
+    return tuple(replace(spec, partitions=partitions) for spec in sources) + tuple(map(dead_letter_topic, sources))
 
 
 # Consumer groups, one per entity topic (PIPELINE_CONSUMER_INSTANCES members each, three by default).
-CONSUMER_GROUPS: dict[str, str] = {
-    "users": "user-consumer-group",
-    "products": "product-consumer-group",
-    "orders": "order-consumer-group",
-}
+CONSUMER_GROUPS: dict[str, str] = {e.topic: e.group for e in ENTITIES}
 
 
 def spec_for(name: str) -> TopicSpec:

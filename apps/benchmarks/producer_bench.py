@@ -27,7 +27,8 @@ from rich.table import Table
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
-from common.events import Event, topic_of
+from common.entities import ENTITIES, topic_of
+from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.settings import PROJECT_ROOT, GeneratorSettings, KafkaSettings, load
 from kafka.config import client_config, producer_config
@@ -135,7 +136,7 @@ def main(events: int = typer.Option(100_000, min=1_000), rounds: int = typer.Opt
     rows = []
     for round_no in range(rounds):
         for name, runner in (("confluent-kafka", _raw_run), ("EventProducer", _wrapper_run)):
-            topics = {t: f"bench-{t}-{time.time_ns()}" for t in ("users", "products", "orders")}
+            topics = {e.topic: f"bench-{e.topic}-{time.time_ns()}" for e in ENTITIES}
             new = [NewTopic(n, 3, 3, config={"min.insync.replicas": "2"}) for n in topics.values()]
             for future in admin.create_topics(new).values():
                 future.result(timeout=30)

@@ -35,18 +35,19 @@ from apps.benchmarks.scratch import stable_members
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
+from common.entities import ORDERS as ORDERS_ENTITY
 from common.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, load
 from database.aggregates import order_deltas
 from database.crud import Method
 from database.database import make_engine
 from database.migrate import upgrade
-from database.models import TABLES
+from database.models import table_named
 from database.offsets import Checkpoint, Move
 from kafka.config import producer_config
 from kafka.offsets import partition_offsets
 from kafka.sinks.postgres import PostgresSink, event_row
 
-ORDERS = TABLES["orders"]
+ORDERS = table_named(ORDERS_ENTITY.table)
 ROUNDS = 3
 
 
@@ -88,7 +89,7 @@ def exactly_once_rates(url: str, engine: Engine, events: list, batch: int) -> tu
             for i in range(0, len(events), batch):
                 chunk = events[i : i + batch]
                 move = Move(0, i or None, i + len(chunk))
-                sink.write(chunk, Checkpoint("sink-bench", "orders", (move,)) if exact else None)
+                sink.write(chunk, Checkpoint("sink-bench", ORDERS_ENTITY.topic, (move,)) if exact else None)
             best[exact] = max(best[exact], len(events) / (time.perf_counter() - started))
             sink.close()
     return best[0], best[1]
@@ -135,7 +136,7 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
         conn.execute(text("TRUNCATE orders"))
     group = f"sink-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PIPELINE_DATABASE_URL": url}
-    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--topic", topic,
+    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", ORDERS_ENTITY.topic, "--topic", topic,
             "--group-id", group, "--log-level", "WARNING"]  # fmt: skip
     procs = [subprocess.Popen([*argv, "--instance", str(n)], cwd=PROJECT_ROOT, env=env) for n in range(1, members + 1)]
 

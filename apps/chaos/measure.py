@@ -27,6 +27,7 @@ from sqlalchemy import Engine, Table, func, select
 
 from apps.verify.aggregates import accepted, empty_state, fold
 from apps.verify.sales import compare_sales
+from common.entities import ORDERS
 from common.settings import KafkaSettings
 from database.database import make_engine
 from kafka.consumer import Rejection, decode
@@ -116,8 +117,8 @@ def measure(settings: KafkaSettings, database_url: str, start: Offsets, end: Off
 def _compare_sales(settings: KafkaSettings, database_url: str, end: Offsets, counts: Counts) -> None:
     """The aggregates against the whole orders topic (the sums hold every run, not only this one)."""
     state = empty_state()
-    schema = CONSUMERS["orders"].schema
-    for message in read_range(settings, "orders", {}, end["orders"]):
+    schema, topic = ORDERS.schema, ORDERS.topic
+    for message in read_range(settings, topic, {}, end[topic]):
         if (event := accepted(schema, message.key(), message.value())) is not None:
             fold(state, event)
     sales = compare_sales(database_url, state)

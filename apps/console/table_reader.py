@@ -14,10 +14,10 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
 from apps.console.errors import database_errors
+from common.entities import ENTITIES
 from database.database import describe, make_engine
-from kafka.topics import ENTITY_TOPICS
 
-TABLES = tuple(t.name for t in ENTITY_TOPICS)
+TABLES = tuple(e.table for e in ENTITIES)
 
 LATENCY_SQL = """
 SELECT count(*) AS applied,

@@ -73,7 +73,7 @@ def seed_catalogue(
 
 
 def parse_topic_overrides(pairs: list[str]) -> dict[str, str]:
-    """``["users=users-test"]`` -> ``{"users": "users-test"}`` (for tests and dry runs)."""
+    """``["NAME=ACTUAL"]`` -> ``{NAME: ACTUAL}``, an entity topic and the name to use (tests, dry runs)."""
     overrides = {}
     for pair in pairs:
         name, sep, actual = pair.partition("=")

@@ -29,6 +29,7 @@ from apps.seeders.initial_seeder import parse_topic_overrides
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
+from common.entities import PRODUCTS, USERS
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
@@ -150,7 +151,7 @@ def generate(
     """Run until stopped; returns the exit code (0 all acknowledged, 1 losses, 2 no catalogue)."""
     topics = dict(topics or {})
     if check_seed:
-        for name, expected in (("users", settings.seed_users), ("products", settings.seed_products)):
+        for name, expected in ((USERS.topic, settings.seed_users), (PRODUCTS.topic, settings.seed_products)):
             found = published_count(kafka, topics.get(name, name))
             if found < expected:
                 log.error("seed catalogue missing; run make seed first", extra={"topic": name, "found": found})

@@ -106,15 +106,19 @@ class EntityReconciler:
         return found
 
 
-def orphans_within(conn: Connection, orders: Target, users: Table, products: Table) -> tuple[int, int]:
-    """Orders inside the snapshot (in the state) whose user / product row does not exist."""
-    table = orders.spec.table
+def orphans_within(conn: Connection, child: Target, parents: list[Table]) -> tuple[int, ...]:
+    """Per parent table: rows of ``child`` inside the snapshot (in the state) whose parent row does not exist.
+
+    The child's table references each parent by a column named like the parent's key (orders.user_id).
+    """
+    table = child.spec.table
     known = select(ENTITIES.c.entity_id).where(
-        ENTITIES.c.source == orders.topic, ENTITIES.c.entity_id == table.c.order_id
+        ENTITIES.c.source == child.topic, ENTITIES.c.entity_id == table.c[key_of(table)]
     )
 
-    def missing(parent: Table, column: str) -> int:
+    def missing(parent: Table) -> int:
+        column = key_of(parent)
         orphan = ~select(parent.c[column]).where(parent.c[column] == table.c[column]).exists()
         return conn.execute(select(func.count()).select_from(table).where(known.exists(), orphan)).scalar_one()
 
-    return missing(users, "user_id"), missing(products, "product_id")
+    return tuple(missing(parent) for parent in parents)

@@ -30,10 +30,10 @@ from apps.verify.reader import Findings, Reconciler, catch_up
 from apps.verify.sales import SalesFold
 from apps.verify.snapshot import Snapshot
 from apps.verify.target import Target
+from common.entities import ENTITIES, Entity
 from common.settings import KafkaSettings
 from database.crud import Orphans
 from database.database import make_engine
-from kafka.consumers import CONSUMERS
 
 EXIT_OK, EXIT_MISMATCH, EXIT_LAGGING = 0, 1, 3
 VERIFY_LOCK_ID = 7_202_612
@@ -111,8 +111,9 @@ class StateMissing(RuntimeError):
     """The database lacks verify's state tables: it was not migrated to revision 0002."""
 
 
-def production_targets() -> list[Target]:
-    return [Target.production(s) for s in CONSUMERS.values()]
+def production_targets(entities: Sequence[Entity] = ENTITIES) -> list[Target]:
+    """One target per entity, under its own names."""
+    return [Target.of(entity) for entity in entities]
 
 
 def verify(kafka_settings: KafkaSettings, database_url: str, targets: Sequence[Target] | None = None,
@@ -167,8 +168,10 @@ def _run(
                 report.ok = report.ok and findings.ok
         result.plugins = {r.name: r.compare(conn, snapshot) for r in extra}
         result.sales = next((fold.report for fold in sales), None)
-        tables = {t.spec.table.name: t for t in targets}
-        if {"users", "products", "orders"} <= tables.keys():
-            users, products = tables["users"].spec.table, tables["products"].spec.table
-            result.orphans = Orphans(*orphans_within(conn, tables["orders"], users, products))
+        by_topic = {t.entity.topic: t for t in targets}
+        for child in targets:  # the first entity with parents (orders: users, products) whose parents are here
+            if child.entity.parents and set(child.entity.parents) <= by_topic.keys():
+                parents = [by_topic[p].spec.table for p in child.entity.parents]
+                result.orphans = Orphans(*orphans_within(conn, child, parents))
+                break
     return result

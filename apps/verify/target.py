@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.entities import Entity
 from kafka.consumers import ConsumerSpec
 
 
@@ -16,7 +17,17 @@ class Target:
     group_id: str
     dlq_topic: str
 
+    @property
+    def entity(self) -> Entity:
+        """The entity this target reconciles (its production names, whatever names are in use)."""
+        return self.spec.entity
+
     @classmethod
     def production(cls, spec: ConsumerSpec) -> Target:
-        """The names from ``kafka/topics.py``."""
+        """The entity's own names (``common/entities.py``)."""
         return cls(spec, spec.topic.name, spec.group_id, spec.topic.dlq)
+
+    @classmethod
+    def of(cls, entity: Entity, spec: ConsumerSpec | None = None) -> Target:
+        """The production target of ``entity`` (``spec`` when its table is not in the models)."""
+        return cls.production(spec or ConsumerSpec.of(entity))

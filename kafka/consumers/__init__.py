@@ -1,12 +1,9 @@
-"""The three entity consumers, by topic name (``users``, ``products``, ``orders``)."""
+"""The entity consumers, by topic name, one per entity of ``common/entities.py``."""
 
-from kafka.consumers.order_consumer import ORDER_CONSUMER
-from kafka.consumers.product_consumer import PRODUCT_CONSUMER
+from common.entities import ENTITIES, ORDERS, PRODUCTS, USERS
 from kafka.consumers.spec import ConsumerSpec
-from kafka.consumers.user_consumer import USER_CONSUMER
 
-CONSUMERS: dict[str, ConsumerSpec] = {
-    spec.topic.name: spec for spec in (USER_CONSUMER, PRODUCT_CONSUMER, ORDER_CONSUMER)
-}
+CONSUMERS: dict[str, ConsumerSpec] = {entity.topic: ConsumerSpec.of(entity) for entity in ENTITIES}
+USER_CONSUMER, PRODUCT_CONSUMER, ORDER_CONSUMER = (CONSUMERS[e.topic] for e in (USERS, PRODUCTS, ORDERS))
 
 __all__ = ["CONSUMERS", "ConsumerSpec", "ORDER_CONSUMER", "PRODUCT_CONSUMER", "USER_CONSUMER"]

@@ -1,8 +1,9 @@
 """What distinguishes one entity consumer from another, and how to build a group member from it.
 
 An entity consumer is only a topic, a schema and a sink mapping; everything else is the shared
-``BatchConsumer``. ``build`` takes explicit names so tests can isolate with unique topics,
-groups and schemas, while the runner uses the defaults from ``kafka/topics.py``.
+``BatchConsumer``. ``ConsumerSpec.of`` derives one from an entity of ``common/entities.py``;
+``build`` takes explicit names so tests can isolate with unique topics, groups and schemas, while
+the runner uses the entity's own.
 """
 
 from __future__ import annotations
@@ -12,31 +13,40 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from sqlalchemy import Table
 
+from common.entities import Entity
 from common.settings import KafkaSettings
+from database.aggregates import order_deltas
+from database.models import Order, table_named
 from kafka.consumer import BatchConsumer
-from kafka.sinks.postgres import Aggregator, PostgresSink, RowMapper, event_row
-from kafka.topics import CONSUMER_GROUPS, TopicSpec
+from kafka.sinks.postgres import Aggregator, PostgresSink, RowMapper
+from kafka.topics import TopicSpec, entity_topic
+
+# Tables whose batches also move aggregate tables, in the batch's transaction.
+AGGREGATORS: dict[str, Aggregator] = {Order.__tablename__: order_deltas}
 
 
 @dataclass(frozen=True)
 class ConsumerSpec:
     """One entity consumer: where it reads, how it validates, where and how it writes."""
 
-    entity: str
+    entity: Entity
     topic: TopicSpec
     schema: type[BaseModel]
     table: Table
-    to_row: RowMapper = event_row
+    to_row: RowMapper
+    group_id: str
     aggregate: Aggregator | None = None  # aggregate tables kept in the batch's transaction
 
-    @property
-    def group_id(self) -> str:
-        """The consumer group from ``kafka/topics.py`` (e.g. ``order-consumer-group``)."""
-        return CONSUMER_GROUPS[self.topic.name]
+    @classmethod
+    def of(cls, entity: Entity, table: Table | None = None) -> ConsumerSpec:
+        """The consumer of ``entity``; its table is looked up by name unless given."""
+        table = table if table is not None else table_named(entity.table)
+        return cls(entity, entity_topic(entity), entity.schema, table, entity.to_row, entity.group,
+                   AGGREGATORS.get(table.name))  # fmt: skip
 
     def client_id(self, instance: int | str) -> str:
         """``<entity>-consumer-<n>``, the same name as the supervised service."""
-        return f"{self.entity}-consumer-{instance}"
+        return self.entity.client_id(instance)
 
     def build(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
@@ -18,7 +18,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
-from common.events import EVENT_SCHEMAS, Event, topic_of
+from common.entities import ENTITIES, Entity, topic_of
+from common.events import Event
 from common.settings import KafkaSettings
 from kafka.config import producer_config
 from kafka.metrics import PRODUCER as METRICS
@@ -64,21 +65,24 @@ class CloseReport:
 class EventProducer:
     """Send pipeline events; learn about acknowledgements through ``on_delivery``.
 
-    ``topics`` maps entity topic names (users, products, orders) to the names actually used,
-    e.g. unique topics in tests. ``on_delivery(event, error)`` runs inside ``send``/``poll``/
-    ``flush`` for every report, with the event as sent (``produced_at`` stamped); ``error`` is
-    None once all in-sync replicas have it.
+    ``entities`` are the ones it may send (``common/entities.py``); ``topics`` maps their topic
+    names to the names actually used, e.g. unique topics in tests. ``on_delivery(event, error)``
+    runs inside ``send``/``poll``/``flush`` for every report, with the event as sent
+    (``produced_at`` stamped); ``error`` is None once all in-sync replicas have it.
     """
 
     def __init__(
         self,
         settings: KafkaSettings,
         *,
+        entities: Iterable[Entity] = ENTITIES,
         topics: Mapping[str, str] | None = None,
         on_delivery: DeliveryListener | None = None,
         client_id: str | None = None,
         overrides: Mapping[str, Any] | None = None,
     ) -> None:
+        self._entities = tuple(entities)
+        self._schemas = {e.topic: e.schema for e in self._entities}
         for name in topics or {}:
             self._entity_topic(name)
         self._topics = dict(topics or {})
@@ -158,7 +162,7 @@ class EventProducer:
         if route is not None:
             return route
         try:
-            logical = topic or topic_of(event)
+            logical = topic or topic_of(event, self._entities)
         except TypeError as exc:
             raise SerializationError(str(exc)) from exc
         if not isinstance(event, self._entity_topic(logical)):
@@ -182,15 +186,15 @@ class EventProducer:
                 raise UnknownTopicError(f"topic {topic!r} does not exist on the cluster (run `make topics`)")
             time.sleep(0.25)
 
-    @staticmethod
-    def _entity_topic(name: str) -> type:
+    def _entity_topic(self, name: str) -> type:
+        schema = self._schemas.get(name)
+        if schema is not None:
+            return schema
         try:
             spec_for(name)
         except ValueError as exc:
             raise UnknownTopicError(str(exc)) from None
-        if name not in EVENT_SCHEMAS:
-            raise UnknownTopicError(f"{name!r} is not an entity topic; events go to {', '.join(EVENT_SCHEMAS)}")
-        return EVENT_SCHEMAS[name]
+        raise UnknownTopicError(f"{name!r} is not an entity topic; events go to {', '.join(self._schemas)}")
 
     def _count(self, error: KafkaError | None, message: Message) -> None:
         METRICS.delivered(message.topic(), message.latency(), error is None)

@@ -13,11 +13,11 @@ from functools import cache
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from common.events import EVENT_SCHEMAS, SCHEMA_VERSION, Event, OrderEvent, ProductEvent, UserEvent
+from common.entities import EVENT_SCHEMAS
+from common.events import SCHEMA_VERSION, Envelope, Event
 
 CONTENT_TYPE = b"application/json"
 _SCHEMA_VERSION = str(SCHEMA_VERSION).encode()
-_EVENT_CLASSES = (UserEvent, ProductEvent, OrderEvent)
 
 
 class SerializationError(TypeError):
@@ -48,8 +48,8 @@ def _headers(event_type: str) -> list[tuple[str, bytes]]:
 
 def stamp(event: Event, produced_at: datetime) -> Event:
     """A copy with ``produced_at`` set; called at send time. Rejects anything but a pipeline event."""
-    if not isinstance(event, _EVENT_CLASSES):
-        raise SerializationError(f"cannot send {type(event).__name__}: expected UserEvent, ProductEvent or OrderEvent")
+    if not isinstance(event, Envelope):
+        raise SerializationError(f"cannot send {type(event).__name__}: expected a pipeline event (common/events.py)")
     return event.model_copy(update={"produced_at": produced_at})
 
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, Table, event
 from sqlalchemy import exc as sa_exc
 
+from common.entities import RowMapper, event_row
 from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
 from database.database import make_engine
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
@@ -32,7 +33,6 @@ TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
 # owner needs; PostgreSQL ends such a session after this long, so the group moves on.
 IDLE_IN_TRANSACTION_MS = 10_000
-RowMapper = Callable[[Any], dict[str, Any]]
 
 
 class Deltas(Protocol):
@@ -78,19 +78,6 @@ def _reraise(exc: BaseException) -> NoReturn:
 def _first_line(exc: object) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def event_row(event: BaseModel) -> dict[str, Any]:
-    """The default mapping: payload fields plus the envelope's bookkeeping columns."""
-    # __dict__, not dict(model): dict() probes ``keys`` through pydantic's slow __getattr__.
-    row = dict(event.payload.__dict__)  # type: ignore[attr-defined]  # every envelope has a payload
-    row.update(
-        version=event.version,  # type: ignore[attr-defined]
-        event_id=event.event_id,  # type: ignore[attr-defined]
-        occurred_at=event.occurred_at,  # type: ignore[attr-defined]
-        produced_at=event.produced_at,  # type: ignore[attr-defined]
-    )
-    return row
 
 
 class PostgresSink(Sink[BaseModel]):
