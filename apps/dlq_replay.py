@@ -17,11 +17,11 @@ import logging
 import sys
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 
 from common.logging import configure_logging
 from common.settings import KafkaSettings, SettingsError, load
-from kafka.config import consumer_config, producer_config
+from kafka import clients
 from kafka.offsets import partition_offsets
 from kafka.topics import ENTITY_TOPICS, spec_for
 
@@ -42,8 +42,8 @@ class ReplayReport:
 def replay(settings: KafkaSettings, dlq: str, default_topic: str, group_id: str, timeout_s: float = 60) -> ReplayReport:
     """Re-publish ``dlq``'s letters not yet replayed by ``group_id``; commit after every acknowledged batch."""
     ends = {p.partition: p.high for p in partition_offsets(settings, dlq, group_id)}
-    consumer = Consumer(consumer_config(settings, group_id, "dlq-replay"))
-    producer = Producer(producer_config(settings, "dlq-replay"))
+    consumer = clients.consumer(settings, group_id, "dlq-replay")
+    producer = clients.producer(settings, "dlq-replay")
     report = ReplayReport()
 
     def delivered(error: KafkaError | None, _message: Message) -> None:

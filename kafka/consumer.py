@@ -37,7 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from common.settings import KafkaSettings
 from database.offsets import Checkpoint, Move
-from kafka.config import consumer_config
+from kafka import clients
 from kafka.dead_letter import DeadLetterPublisher
 from kafka.metrics import consumer_metrics
 from kafka.sinks.base import Sink
@@ -111,13 +111,10 @@ class BatchConsumer:
         self.commit_interval_s = settings.consumer_commit_interval_s if commit_interval_s is None else commit_interval_s
         self.max_backoff_s = max_backoff_s
         self.exactly_once = not settings.consumer_offsets_in_kafka_only
-        conf = consumer_config(settings, group_id, client_id) | {
-            "logger": logging.getLogger("librdkafka"),
-            "on_commit": self._on_commit,
-        }
+        conf = {"logger": logging.getLogger("librdkafka"), "on_commit": self._on_commit}
         if group_instance_id:
             conf["group.instance.id"] = group_instance_id
-        self.consumer = Consumer(conf)
+        self.consumer = clients.consumer(settings, group_id, client_id, conf)
         self.dead_letters = DeadLetterPublisher(settings, dlq_topic, group_id, client_id)
         self.metrics = consumer_metrics(topic)
         self.assignment: set[tuple[str, int]] = set()

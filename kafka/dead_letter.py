@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 
 from common.settings import KafkaSettings
-from kafka.config import producer_config
+from kafka import clients
 from kafka.sinks.errors import TransientSinkError
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,7 @@ class DeadLetterPublisher:
         self.topic = topic
         self.group_id = group_id
         self.client_id = client_id
-        conf = producer_config(settings, f"{client_id}-dlq") | {"logger": logging.getLogger("librdkafka")}
-        self._producer = Producer(conf)
+        self._producer = clients.producer(settings, f"{client_id}-dlq", {"logger": logging.getLogger("librdkafka")})
         self._unconfirmed: dict[int, tuple[bytes | None, bytes | None, list[tuple[str, bytes]]]] = {}
         self._failed: set[int] = set()
         self._next_id = 0

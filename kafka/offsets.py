@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from common.settings import KafkaSettings
-from kafka.config import consumer_config
+from kafka import clients
 
 RETRY_CODES = {
     KafkaError.NOT_COORDINATOR,
@@ -46,8 +46,7 @@ class PartitionOffsets:
 
 def _reader(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
     group = group_id or f"pipeline-reader-{uuid.uuid4().hex[:8]}"
-    conf = consumer_config(settings, group, "pipeline-reader") | {"logger": logging.getLogger("librdkafka")}
-    return Consumer(conf)
+    return clients.consumer(settings, group, "pipeline-reader", {"logger": logging.getLogger("librdkafka")})
 
 
 def topic_exists(settings: KafkaSettings, topic: str, timeout_s: float = 10.0) -> bool:

@@ -19,8 +19,7 @@ from functools import partial
 from pathlib import Path
 
 import typer
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
@@ -31,7 +30,7 @@ from common.entities import ENTITIES, topic_of
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.settings import PROJECT_ROOT, GeneratorSettings, KafkaSettings, load
-from kafka.config import client_config, producer_config
+from kafka import clients
 from kafka.producer.producer import EventProducer
 from kafka.producer.serializers import headers_of, key_of
 
@@ -62,7 +61,7 @@ def generator_rates(settings: GeneratorSettings, events: int) -> dict[str, float
 
 
 def _raw_run(kafka: KafkaSettings, topics: dict[str, str], events: list[Event]) -> tuple[float, float, list[float]]:
-    producer, latencies = Producer(producer_config(kafka, "bench-raw")), []
+    producer, latencies = clients.producer(kafka, "bench-raw"), []
 
     # The same delivery callback work as the wrapper's listener below, so only the clients differ.
     def delivered(produced_at: datetime, error: object, _message: object) -> None:
@@ -132,7 +131,7 @@ def main(events: int = typer.Option(100_000, min=1_000), rounds: int = typer.Opt
     gc.collect()
     gc.freeze()  # the pre-built events live all run long; keep them out of both clients' GC passes
     size = sum(len(e.model_dump_json()) + 25 for e in prebuilt)  # + produced_at, stamped at send
-    admin = AdminClient(client_config(kafka, "bench-admin"))
+    admin = clients.admin(kafka, "bench-admin")
     rows = []
     for round_no in range(rounds):
         for name, runner in (("confluent-kafka", _raw_run), ("EventProducer", _wrapper_run)):

@@ -17,15 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 from sqlalchemy import text
 
 from apps.verify import Target
 from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from database.models import Base
+from kafka import clients
 from kafka.admin.inspect import group_members
-from kafka.config import client_config
 from kafka.consumers import CONSUMERS
 from kafka.topics import ENTITY_TOPICS
 
@@ -59,7 +59,7 @@ def scratch_schema(database_url: str, schema: str) -> Iterator[str]:
 def scratch_topics(kafka: KafkaSettings, prefix: str) -> Iterator[dict[str, str]]:
     """``{entity: "<prefix>-<entity>"}`` plus their ``-dlq`` topics, configured like production."""
     names = {spec.name: f"{prefix}-{spec.name}" for spec in ENTITY_TOPICS}
-    admin = AdminClient(client_config(kafka, "bench-admin") | {"logger": logging.getLogger("librdkafka")})
+    admin = clients.admin(kafka, "bench-admin", {"logger": logging.getLogger("librdkafka")})
     new = [
         NewTopic(f"{names[spec.name]}{suffix}", spec.partitions, spec.replication_factor, config=spec.config)
         for spec in ENTITY_TOPICS

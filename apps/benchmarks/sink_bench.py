@@ -25,8 +25,7 @@ import sys
 import time
 import uuid
 
-from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
@@ -43,7 +42,7 @@ from database.database import make_engine
 from database.migrate import upgrade
 from database.models import table_named
 from database.offsets import Checkpoint, Move
-from kafka.config import producer_config
+from kafka import clients
 from kafka.offsets import partition_offsets
 from kafka.sinks.postgres import PostgresSink, event_row
 
@@ -59,7 +58,7 @@ def _events(rows: int) -> list:
 
 
 def _produce(kafka: KafkaSettings, topic: str, events: list) -> None:
-    producer = Producer(producer_config(kafka, "sink-bench"))
+    producer = clients.producer(kafka, "sink-bench")
     for event in events:
         producer.produce(topic, key=str(event.entity_id), value=event.model_dump_json())
         producer.poll(0)
@@ -192,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     results: list[tuple[str, float]] = []
     counts = [int(n) for n in args.partitions.split(",")]
     topics = {count: f"sink-bench-{uuid.uuid4().hex[:8]}-p{count}" for count in counts}
-    admin = AdminClient({"bootstrap.servers": kafka.bootstrap_servers})  # type: ignore[attr-defined]
+    admin = clients.admin(kafka, "sink-bench")
     try:
         upgrade(url)
         events = _events(args.rows)

@@ -13,13 +13,11 @@ import time
 import xmlrpc.client
 from collections.abc import Callable
 
-from confluent_kafka.admin import AdminClient
-
 from apps.runtime.errors import RuntimeProblem
 from apps.runtime.local import LocalRuntime
 from common.settings import KafkaSettings
+from kafka import clients
 from kafka.admin.inspect import group_members
-from kafka.config import client_config
 from kafka.offsets import partition_offsets
 from kafka.topics import ALL_TOPICS, CONSUMER_GROUPS
 
@@ -48,7 +46,7 @@ def _accepts(host: str, port: int) -> bool:
 
 def cluster_healthy(settings: KafkaSettings, brokers: int = 3) -> bool:
     """All brokers in the metadata, and no pipeline partition leaderless or under-replicated."""
-    metadata = AdminClient(client_config(settings, "chaos-health") | {"log_level": 0}).list_topics(timeout=5)
+    metadata = clients.admin(settings, "chaos-health", {"log_level": 0}).list_topics(timeout=5)
     if len(metadata.brokers) < brokers:
         return False
     # Metadata lags a SIGKILL by the broker session timeout (and the ISR by replica.lag.time.max.ms),

@@ -37,7 +37,7 @@ from collect.stream import RealtimeStream
 from common.events import Event, topic_of
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
-from kafka.config import producer_config
+from kafka import clients
 from kafka.producer.producer import EventProducer
 from kafka.producer.serializers import key_of, serialize
 
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with args.ledger.open("a", buffering=1, encoding="utf-8") as ledger:
         events = EventProducer(kafka, on_delivery=ledger_listener(ledger, stream), client_id="chaos-load")
-        raw = Producer(producer_config(kafka, "chaos-poison")) if args.poison_every else None
+        raw = clients.producer(kafka, "chaos-poison") if args.poison_every else None
         producer = PoisonedProducer(events, raw, args.poison_every, ledger)
         for event in chain(stream.users.catalogue(args.catalogue), stream.products.catalogue(args.catalogue)):
             producer.send(event)

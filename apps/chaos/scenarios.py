@@ -11,18 +11,16 @@ import os
 import signal
 import time
 
-from confluent_kafka.admin import AdminClient
-
 from apps.chaos import health
 from apps.chaos.runner import Run, Scenario
 from apps.runtime.errors import RuntimeProblem
 from common.entities import ORDERS
-from kafka.config import client_config
+from kafka import clients
 
 
 def leader_of(run: Run, topic: str = ORDERS.topic, partition: int = 0) -> str:
     """The service name of the broker leading ``topic[partition]``: the node whose loss hurts."""
-    metadata = AdminClient(client_config(run.chaos.kafka, "chaos")).list_topics(topic, timeout=10)
+    metadata = clients.admin(run.chaos.kafka, "chaos").list_topics(topic, timeout=10)
     return f"kafka-{metadata.topics[topic].partitions[partition].leader}"
 
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from confluent_kafka import TopicPartition
 from confluent_kafka.admin import (
-    AdminClient,
     ClusterMetadata,
     ConfigResource,
     DescribeClusterResult,
@@ -26,7 +25,7 @@ from confluent_kafka.admin import (
 
 from apps.console.errors import kafka_errors
 from common.settings import KafkaSettings
-from kafka.config import client_config
+from kafka import clients
 
 Partition = tuple[str, int]
 
@@ -37,11 +36,11 @@ class KafkaAdmin:
     def __init__(self, settings: KafkaSettings, timeout_s: float = 4.0) -> None:
         self.settings = settings
         self.timeout_s = timeout_s
-        conf = client_config(settings, "kafka-ui") | {
+        conf = {
             "socket.connection.setup.timeout.ms": int(timeout_s * 1000),
             "logger": logging.getLogger("apps.console.librdkafka"),
         }
-        self.client = AdminClient(conf)
+        self.client = clients.admin(settings, "kafka-ui", conf)
 
     @property
     def bootstrap_addresses(self) -> list[str]:

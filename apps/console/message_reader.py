@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from apps.console.errors import NotFound, kafka_errors
 from apps.console.message_filter import MessageFilter
 from common.settings import KafkaSettings
-from kafka.config import client_config
+from kafka import clients
 
 MAX_LIMIT = 500
 
@@ -56,15 +56,16 @@ class MessageReader:
         self.timeout_s = timeout_s
 
     def _consumer(self) -> Consumer:
-        return Consumer(
-            client_config(self.settings, "kafka-ui-browser")
-            | {
+        return clients.plain_consumer(
+            self.settings,
+            "kafka-ui-browser",
+            {
                 "group.id": f"kafka-ui-browser-{uuid.uuid4().hex[:8]}",  # never joined, never committed
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "socket.connection.setup.timeout.ms": int(self.timeout_s * 1000),
                 "logger": logging.getLogger("apps.console.librdkafka"),
-            }
+            },
         )
 
     def _windows(self, consumer: Consumer, topic: str, partition: int | None) -> dict[int, tuple[int, int]]:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import typer
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import TopicPartition
 
 from apps.seeders.initial_seeder import parse_topic_overrides
 from collect.clock import VersionClock
@@ -34,8 +34,7 @@ from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, MetricsSettings, load
-from kafka import metrics
-from kafka.config import consumer_config
+from kafka import clients, metrics
 from kafka.producer.producer import EventProducer
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -45,7 +44,7 @@ PROGRESS_EVERY_S = 10.0
 
 def published_count(kafka: KafkaSettings, topic: str) -> int:
     """Messages ever written to ``topic`` (sum of high watermarks); -1 if the topic is missing."""
-    consumer = Consumer(consumer_config(kafka, group_id="realtime-generator-probe"))
+    consumer = clients.consumer(kafka, "realtime-generator-probe")
     try:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None:

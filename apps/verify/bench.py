@@ -18,8 +18,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import NewTopic
 
 from apps.benchmarks.scratch import scratch_schema
 from apps.verify.reconcile import verify
@@ -28,7 +28,7 @@ from common.events import OrderEvent
 from common.settings import DatabaseSettings, KafkaSettings, load
 from database.crud import upsert_latest
 from database.database import make_engine
-from kafka.config import client_config, consumer_config
+from kafka import clients
 from kafka.consumers import ORDER_CONSUMER
 from kafka.offsets import RETRY_CODES
 
@@ -51,9 +51,8 @@ def order_values(orders: int) -> Iterator[tuple[bytes, bytes, int]]:
 
 def produce(kafka: KafkaSettings, topic: str, orders: int) -> list[bytes]:
     """Publish every event; returns the latest event of each order (for the table)."""
-    conf = client_config(kafka, "verify-bench") | {"acks": "all", "enable.idempotence": True, "linger.ms": 30,
-                                                    "batch.size": 262144, "compression.type": "lz4"}  # fmt: skip
-    producer, latest = Producer(conf), []
+    conf = {"acks": "all", "enable.idempotence": True, "linger.ms": 30, "batch.size": 262144, "compression.type": "lz4"}
+    producer, latest = clients.plain_producer(kafka, "verify-bench", conf), []
     for key, value, version in order_values(orders):
         while True:
             try:
@@ -78,7 +77,7 @@ def apply(kafka: KafkaSettings, url: str, topic: str, group: str, orders: int) -
             conn, ORDER_CONSUMER.table, [ORDER_CONSUMER.to_row(OrderEvent.model_validate_json(v)) for v in latest]
         )
     engine.dispose()
-    committer = Consumer(consumer_config(kafka, group))
+    committer = clients.consumer(kafka, group)
     ends = [TopicPartition(topic, p, committer.get_watermark_offsets(TopicPartition(topic, p))[1]) for p in range(3)]
     for _ in range(60):  # a fresh cluster may still be loading the group coordinator
         try:
@@ -99,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     kafka, url = load(KafkaSettings), load(DatabaseSettings).url  # type: ignore[attr-defined]
     assert isinstance(kafka, KafkaSettings)
     name = f"verify-bench-{uuid.uuid4().hex[:8]}"
-    admin = AdminClient(client_config(kafka, "verify-bench"))
+    admin = clients.admin(kafka, "verify-bench")
     topics = [NewTopic(name, 3, 3, config={"min.insync.replicas": "2"}), NewTopic(f"{name}-dlq", 1, 3)]
     for future in admin.create_topics(topics).values():
         future.result(30)

@@ -14,7 +14,7 @@ Plug-in protocol (``Reconciler``), e.g. analytics aggregates recomputed from ord
         def fold(self, record): ...                 # update self.state (JSON-serializable)
         def compare(self, conn, snapshot): ...      # the tables vs self.state -> Findings
 
-    verify(kafka, url, extra=[RevenueFold("orders")])
+    verify(kafka, url, extra=[RevenueFold(ORDERS.topic)])   # ORDERS from common/entities.py
 
 ``sources`` maps topic -> schema (``None``: raw messages, e.g. a dead-letter topic); a message that
 fails the schema or whose key is not its entity id is ``rejected`` (the consumer dead-letters it). ``apply``

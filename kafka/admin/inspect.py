@@ -15,11 +15,12 @@ import sys
 from confluent_kafka.admin import AdminClient
 
 from common.settings import KafkaSettings
+from kafka import clients
 from kafka.config import client_config
 
 
 def admin(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(client_config(settings, "pipeline-inspect") | {"log_level": 4})  # warnings and up
+    return clients.admin(settings, "pipeline-inspect", {"log_level": 4})  # warnings and up
 
 
 def brokers(settings: KafkaSettings, timeout_s: float = 5) -> list[dict]:

@@ -22,6 +22,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConsumerGroupDescription
 
+from kafka import clients
+
 
 def _name(value: Any) -> str:
     return str(getattr(value, "name", value)).lower()
@@ -76,7 +78,7 @@ def _send(message: dict[str, Any]) -> None:
 def main() -> None:
     """Serve requests from stdin until it closes (the console stopped or replaced this child)."""
     config = json.loads(sys.stdin.readline() or "{}")
-    client = AdminClient(config)
+    client = clients.admin_from(config)
     _send({"ready": True})
     for line in sys.stdin:
         request = json.loads(line)

@@ -18,8 +18,8 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic, ResourceType
 
 from common.settings import KafkaSettings, RuntimeSettings, ScaleSettings, load
+from kafka import clients
 from kafka.admin.setup_acls import AclReport, ensure_acls
-from kafka.config import client_config
 from kafka.topics import ALL_TOPICS, TopicSpec, pipeline_topics
 
 GROWN_NOTE = "keyed order per entity holds only for events produced after the change"
@@ -36,7 +36,7 @@ class TopicReport:
 
 
 def admin_client(settings: KafkaSettings) -> AdminClient:
-    return AdminClient(client_config(settings, "topic-admin"))
+    return clients.admin(settings, "topic-admin")
 
 
 def create_missing(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> list[str]:

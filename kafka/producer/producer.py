@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from common.entities import ENTITIES, Entity, topic_of
 from common.events import Event
 from common.settings import KafkaSettings
-from kafka.config import producer_config
+from kafka import clients
 from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import MessageTooLargeError, ProducerClosedError, UnknownTopicError
 from kafka.producer.serializers import SerializationError, headers_of, key_of, serialize, stamp
@@ -88,9 +88,9 @@ class EventProducer:
         self._topics = dict(topics or {})
         # librdkafka's own log lines go through Python logging (logfmt), not straight to stderr
         librdkafka_log = {"logger": logging.getLogger("librdkafka")}
-        conf = producer_config(settings, client_id) | librdkafka_log | dict(overrides or {})
-        self.max_message_bytes = int(conf.get("message.max.bytes", 1_000_000))
-        self._producer = Producer(conf)
+        extra = librdkafka_log | dict(overrides or {})
+        self.max_message_bytes = int(extra.get("message.max.bytes", 1_000_000))
+        self._producer = clients.producer(settings, client_id, extra)
         METRICS.queues.add(self)
         self._listener = on_delivery
         self._routes: dict[tuple[type, str | None], str] = {}
