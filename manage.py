@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,6 +22,7 @@ ensure_env_file()  # before any settings are read: first run creates .env with a
 
 from apps.runtime.detect import choose_runtime  # noqa: E402
 from apps.runtime.errors import RuntimeProblem  # noqa: E402
+from apps.runtime.interface import Runtime, child_environment, is_local, settings_for  # noqa: E402
 from common.settings import (  # noqa: E402
     ConsoleSettings,
     DatabaseSettings,
@@ -33,12 +34,16 @@ from common.settings import (  # noqa: E402
     load,
 )
 
+if TYPE_CHECKING:
+    from apps.runtime.roles import Role
+
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
 console = Console()
 GROUP_ALIASES = {"consumers": "consumers", "producer": "producer", "console": "console"}
 
 
-def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
+def _runtime() -> Runtime:
+    """The runtime of this machine (``PIPELINE_RUNTIME`` or detected), built once per command."""
     settings = load(RuntimeSettings)
     if choose_runtime(settings) == "docker":
         from apps.runtime.docker import DockerRuntime
@@ -51,11 +56,7 @@ def _runtime():  # noqa: ANN202 - LocalRuntime | DockerRuntime
     )
 
 
-def _is_local(runtime: object) -> bool:
-    return type(runtime).__name__ == "LocalRuntime"
-
-
-def _role(name: str, topic: str | None = None):  # noqa: ANN202 - apps.runtime.roles.Role
+def _role(name: str, topic: str | None = None) -> Role:
     """The secure profile's principal for a command: admin, producer, reader or a consumer group's."""
     from apps.runtime import roles
 
@@ -64,25 +65,15 @@ def _role(name: str, topic: str | None = None):  # noqa: ANN202 - apps.runtime.r
     return {"admin": roles.ADMIN_ROLE, "producer": roles.PRODUCER_ROLE, "reader": roles.READER_ROLE}[name]
 
 
-def _kafka_settings(runtime: object, role: object) -> KafkaSettings:
-    _export(runtime, role)
-    return load(KafkaSettings)
+def _kafka_settings(runtime: Runtime, role: Role) -> KafkaSettings:
+    """Kafka settings of ``role`` on this runtime (explicit ``PIPELINE_KAFKA_*`` variables win)."""
+    return settings_for(KafkaSettings, runtime, role)
 
 
-def _database_url(runtime: object, role: object = None) -> str:
-    if not _is_local(runtime):
+def _database_url(runtime: Runtime, role: Role | None = None) -> str:
+    if not is_local(runtime):
         return load(DatabaseSettings).url
     return runtime.role_database_url(role) if role is not None else runtime.database_url
-
-
-def _export(runtime: object, role: object) -> None:
-    """Make in-process code and child processes find this runtime's services, as ``role``.
-
-    Explicit ``PIPELINE_*`` variables win over the local runtime's own addresses.
-    """
-    if _is_local(runtime):
-        for key, value in runtime.child_env(role).items():
-            os.environ.setdefault(key, value)
 
 
 @app.command()
@@ -108,7 +99,7 @@ def clean() -> None:
     import shutil
 
     runtime = _runtime()
-    if _is_local(runtime):
+    if is_local(runtime):
         runtime.down()
         for sub in ("kafka", "postgres", "supervisor", "logs"):
             shutil.rmtree(runtime.settings.runtime_dir / sub, ignore_errors=True)
@@ -121,7 +112,7 @@ def clean() -> None:
 def ps() -> None:
     """Show every service and its state."""
     runtime = _runtime()
-    if not _is_local(runtime):
+    if not is_local(runtime):
         runtime.ps()
         return
     from apps.runtime.external import describe
@@ -153,7 +144,7 @@ def logs(
     """Show (and follow) service logs."""
     runtime = _runtime()
     names = _expand(runtime, services or [])
-    if not _is_local(runtime):
+    if not is_local(runtime):
         runtime.logs(names, follow)
         return
     names = names or [p.name for p in runtime.programs()]
@@ -214,18 +205,17 @@ def seed(
     generator = load(GeneratorSettings)
     args = ["--users", str(users if users is not None else generator.seed_users)]
     args += ["--products", str(products if products is not None else generator.seed_products)]
-    if not _is_local(runtime):
+    if not is_local(runtime):
         runtime.run_oneshot("apps.seeders.initial_seeder", *args)
         return
-    _export(runtime, _role("producer"))
-    _run_module("apps.seeders.initial_seeder", args)
+    _run_module("apps.seeders.initial_seeder", args, child_environment(runtime, _role("producer")))
 
 
-def _run_module(module: str, args: list[str]) -> None:
-    """Run a project module in a child Python, failing when it fails."""
+def _run_module(module: str, args: list[str], env: dict[str, str]) -> None:
+    """Run a project module in a child Python with ``env`` (settings passed in), failing when it fails."""
     import subprocess
 
-    code = subprocess.run([sys.executable, "-m", module, *args], check=False).returncode
+    code = subprocess.run([sys.executable, "-m", module, *args], check=False, env=env).returncode
     if code != 0:
         raise typer.Exit(code)
 
@@ -269,15 +259,14 @@ def start_console() -> None:
 @app.command()
 def produce(args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Run the realtime generator in the foreground (arguments passed on)."""
-    _export(_runtime(), _role("producer"))
-    _run_module("apps.seeders.realtime_generator", args or [])
+    _run_module("apps.seeders.realtime_generator", args or [], child_environment(_runtime(), _role("producer")))
 
 
 @app.command()
 def consume(group: Annotated[str, typer.Option(help="users, products or orders")], instance: int = 1) -> None:
     """Run one consumer instance in the foreground."""
-    _export(_runtime(), _role("consumer", group))
-    _run_module("apps.runners.consumer_runner", ["--group", group, "--instance", str(instance)])
+    env = child_environment(_runtime(), _role("consumer", group))
+    _run_module("apps.runners.consumer_runner", ["--group", group, "--instance", str(instance)], env)
 
 
 @app.command("start-all")
@@ -359,22 +348,19 @@ def benchmark(
     }
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
-    _export(_runtime(), _role("admin"))
-    _run_module(modules[name], ctx.args)
+    _run_module(modules[name], ctx.args, child_environment(_runtime(), _role("admin")))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def chaos(ctx: typer.Context, scenario: Annotated[str, typer.Argument(help="a scenario name or 'all'")]) -> None:
     """Break one part of the pipeline under load; count lost, duplicated, dead-lettered."""
-    _export(_runtime(), _role("admin"))
-    _run_module("apps.chaos", [scenario, *ctx.args])
+    _run_module("apps.chaos", [scenario, *ctx.args], child_environment(_runtime(), _role("admin")))
 
 
 @app.command("dlq-replay", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dlq_replay(ctx: typer.Context, topic: Annotated[str, typer.Option(help="users, products or orders")]) -> None:
     """Re-publish a topic's dead letters (after a fix) back to it, idempotently."""
-    _export(_runtime(), _role("admin"))
-    _run_module("apps.dlq_replay", ["--topic", topic, *ctx.args])
+    _run_module("apps.dlq_replay", ["--topic", topic, *ctx.args], child_environment(_runtime(), _role("admin")))
 
 
 def main() -> None:

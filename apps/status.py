@@ -13,15 +13,16 @@ from typing import Any
 from rich import box
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, text
 
+from apps.console.kafka_admin import KafkaAdmin
+from apps.console.table_reader import TableReader
+from apps.console.topic_reader import TopicReader
+from apps.runtime.interface import Runtime
 from common.entities import ENTITIES
 from common.settings import KafkaSettings
 from kafka.admin import inspect
 from kafka.offsets import partition_offsets
 from kafka.topics import CONSUMER_GROUPS, DLQ_TOPICS, ENTITY_TOPICS
-
-TABLES = tuple(e.table for e in ENTITIES)
 
 
 def _section(fn: Callable[[], Any]) -> Any:
@@ -31,20 +32,21 @@ def _section(fn: Callable[[], Any]) -> Any:
         return {"error": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
 
 
-def _services(runtime: object) -> list[dict]:
-    if type(runtime).__name__ != "LocalRuntime":
+def _services(runtime: Runtime | None) -> list[dict]:
+    if runtime is None:
         return []
     return [
-        {"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail, "metrics": r.metrics} for r in runtime.ps()
+        {"name": r.name, "state": r.state, "pid": r.pid, "detail": r.detail, "metrics": r.metrics}
+        for r in runtime.services()
     ]
 
 
 def _topics(settings: KafkaSettings) -> dict:
-    report = {}
-    for spec in ENTITY_TOPICS + DLQ_TOPICS:
-        parts = partition_offsets(settings, spec.name, timeout_s=5)
-        report[spec.name] = {"end_offsets": [p.high for p in parts], "messages": sum(p.messages for p in parts)}
-    return report
+    rows = TopicReader(KafkaAdmin(settings, timeout_s=5)).partitions([s.name for s in ENTITY_TOPICS + DLQ_TOPICS])
+    return {
+        name: {"end_offsets": [p["end_offset"] for p in parts], "messages": sum(p["messages"] or 0 for p in parts)}
+        for name, parts in rows.items()
+    }
 
 
 def _lag(settings: KafkaSettings) -> dict:
@@ -71,21 +73,14 @@ def idle_members(members: dict[str, list[str]]) -> list[str]:
 
 
 def _rows(database_url: str) -> dict:
-    engine = create_engine(database_url, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+    reader = TableReader(database_url, timeout_s=3)
     try:
-        with engine.connect() as conn:
-            existing = set(
-                conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")).scalars()
-            )
-            return {
-                name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() if name in existing else None
-                for name in TABLES
-            }
+        return {row["table"]: row["rows"] for row in reader.tables()["data"]}  # rows None: not migrated yet
     finally:
-        engine.dispose()
+        reader.close()
 
 
-def collect_status(settings: KafkaSettings, database_url: str, runtime: object | None = None) -> dict:
+def collect_status(settings: KafkaSettings, database_url: str, runtime: Runtime | None = None) -> dict:
     """Everything ``status`` shows, as plain data."""
     topics = _section(lambda: _topics(settings))
     lag = _section(lambda: _lag(settings))

@@ -78,6 +78,14 @@ class TopicReader:
         data.sort(key=lambda r: (r["internal"], r["name"].endswith("-dlq"), r["name"]))
         return {"data": data, "count": len(data)}
 
+    def partitions(self, names: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each named topic's partition rows (``status``); a topic that does not exist is ``NotFound``."""
+        metadata = self.admin.metadata()
+        missing = [n for n in names if n not in metadata.topics or metadata.topics[n].error is not None]
+        if missing:
+            raise NotFound(f"topic(s) {', '.join(missing)} do not exist")
+        return self._partition_rows([metadata.topics[n] for n in names])
+
     def topic(self, name: str) -> dict[str, Any]:
         metadata = self.admin.metadata()
         topic = metadata.topics.get(name)

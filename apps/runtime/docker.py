@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from typing import Literal
 
 from apps.runtime import services as svc
 from apps.runtime.errors import RuntimeProblem
@@ -61,6 +62,8 @@ def compose(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class DockerRuntime:
     """Start, stop and inspect the compose services."""
 
+    kind: Literal["local", "docker"] = "docker"
+
     def __init__(self, scale: ScaleSettings | None = None) -> None:
         instances = (scale or ScaleSettings()).consumer_instances
         write_scale_file(instances)
@@ -85,6 +88,14 @@ class DockerRuntime:
 
     def ps(self) -> None:
         compose("ps", "-a")
+
+    def services(self) -> list:
+        """None listed here: ``compose ps`` reports the containers (``make ps``)."""
+        return []
+
+    def child_env(self, role: object = None) -> dict[str, str]:
+        """Nothing to add: compose gives each container its settings."""
+        return {}
 
     def logs(self, names: list[str], follow: bool) -> None:
         compose("logs", "--tail=200", *(["-f"] if follow else []), *names, check=False)

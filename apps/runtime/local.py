@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 
@@ -50,6 +51,8 @@ class ServiceStatus:
 
 class LocalRuntime:
     """Start, stop and inspect the local services."""
+
+    kind: Literal["local", "docker"] = "local"
 
     def __init__(
         self,
@@ -274,6 +277,10 @@ class LocalRuntime:
                 )
             )
         return rows
+
+    def services(self) -> list[ServiceStatus]:
+        """The supervised services (the ``Runtime`` interface's name for ``ps``)."""
+        return self.ps()
 
     def log_file(self, name: str) -> Path:
         return self.supervisor.log_file(name)
