@@ -206,9 +206,9 @@ def seed(
     args = ["--users", str(users if users is not None else generator.seed_users)]
     args += ["--products", str(products if products is not None else generator.seed_products)]
     if not is_local(runtime):
-        runtime.run_oneshot("apps.seeders.initial_seeder", *args)
+        runtime.run_oneshot("apps.pipeline.seed", *args)
         return
-    _run_module("apps.seeders.initial_seeder", args, child_environment(runtime, _role("producer")))
+    _run_module("apps.pipeline.seed", args, child_environment(runtime, _role("producer")))
 
 
 def _run_module(module: str, args: list[str], env: dict[str, str]) -> None:
@@ -259,14 +259,14 @@ def start_console() -> None:
 @app.command()
 def produce(args: Annotated[list[str] | None, typer.Argument()] = None) -> None:
     """Run the realtime generator in the foreground (arguments passed on)."""
-    _run_module("apps.seeders.realtime_generator", args or [], child_environment(_runtime(), _role("producer")))
+    _run_module("apps.pipeline.produce", args or [], child_environment(_runtime(), _role("producer")))
 
 
 @app.command()
 def consume(group: Annotated[str, typer.Option(help="users, products or orders")], instance: int = 1) -> None:
     """Run one consumer instance in the foreground."""
     env = child_environment(_runtime(), _role("consumer", group))
-    _run_module("apps.runners.consumer_runner", ["--group", group, "--instance", str(instance)], env)
+    _run_module("apps.pipeline.consume", ["--group", group, "--instance", str(instance)], env)
 
 
 @app.command("start-all")
@@ -360,7 +360,9 @@ def chaos(ctx: typer.Context, scenario: Annotated[str, typer.Argument(help="a sc
 @app.command("dlq-replay", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def dlq_replay(ctx: typer.Context, topic: Annotated[str, typer.Option(help="users, products or orders")]) -> None:
     """Re-publish a topic's dead letters (after a fix) back to it, idempotently."""
-    _run_module("apps.dlq_replay", ["--topic", topic, *ctx.args], child_environment(_runtime(), _role("admin")))
+    _run_module(
+        "apps.pipeline.dlq_replay", ["--topic", topic, *ctx.args], child_environment(_runtime(), _role("admin"))
+    )
 
 
 def main() -> None:

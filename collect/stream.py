@@ -1,6 +1,6 @@
 """The realtime mix: one catalogue, three generators, one clock.
 
-The realtime generator (apps/seeders/realtime_generator.py) and the benchmarks draw events from
+The realtime generator (apps/pipeline/produce.py) and the benchmarks draw events from
 here; the app only decides *when*. Feed ``catalogue.acknowledge`` from the producer's delivery
 callback so that new users become orderable once Kafka has them.
 """

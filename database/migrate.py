@@ -1,4 +1,4 @@
-"""Apply Alembic migrations programmatically (``make migrate`` and ``make up`` call this)."""
+"""Apply Alembic migrations programmatically (``make migrate``, ``make up`` and ``apps/pipeline/migrate.py``)."""
 
 from __future__ import annotations
 
@@ -23,9 +23,3 @@ def upgrade(url: str, revision: str = "head", timeout_s: float = 60.0) -> None:
     """Wait for the database, then upgrade it to ``revision``."""
     wait_for_database(url, timeout_s=timeout_s)
     command.upgrade(alembic_config(url), revision)
-
-
-if __name__ == "__main__":  # python -m database.migrate (Docker's topic-init runs this first)
-    from common.settings import DatabaseSettings, load
-
-    upgrade(load(DatabaseSettings).url)

@@ -36,12 +36,12 @@ from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
 from common.settings import KafkaSettings
+from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, Move
 from kafka import clients
 from kafka.dead_letter import DeadLetterPublisher
 from kafka.metrics import consumer_metrics
 from kafka.sinks.base import Sink
-from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
 log = logging.getLogger(__name__)
 STATS_INTERVAL_S = 15.0

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from confluent_kafka import KafkaError, Message
 
 from common.settings import KafkaSettings
+from database.errors import TransientSinkError
 from kafka import clients
-from kafka.sinks.errors import TransientSinkError
 
 log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 2_000

@@ -29,7 +29,7 @@ def runner(settings: KafkaSettings, url: str, topic: str, dlq: str, group: str, 
     environment = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers,
                    "PIPELINE_DATABASE_URL": url, "PIPELINE_KAFKA_CONSUMER_BATCH_SIZE": "25",
                    "PIPELINE_KAFKA_SESSION_TIMEOUT_MS": "6000", **env}  # fmt: skip
-    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", "orders", "--instance", str(instance),
+    argv = [sys.executable, "-m", "apps.pipeline.consume", "--group", "orders", "--instance", str(instance),
             "--topic", topic, "--group-id", group, "--dlq-topic", dlq]  # fmt: skip
     return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 

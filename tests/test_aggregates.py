@@ -13,11 +13,11 @@ import pytest
 from apps.verify.aggregates import as_tables, compare, empty_state, fold
 from database.aggregates import order_deltas, sales_rows
 from database.database import make_engine
+from database.errors import FencedSinkError, RejectedRecords
 from database.migrate import upgrade
 from database.models import TABLES
 from database.offsets import Checkpoint, Move, OffsetFenced, advance, stored_offsets
-from kafka.sinks.errors import FencedSinkError, RejectedRecords
-from kafka.sinks.postgres import PostgresSink
+from kafka.sinks.postgres_sink import PostgresSink
 from tests.consumer_events import order_events
 from tests.exactly_once_support import lifecycle_history
 

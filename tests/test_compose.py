@@ -323,7 +323,7 @@ def test_secure_python_services_run_as_their_roles_principal(secure: dict) -> No
             assert env["PIPELINE_POSTGRES_USER"] == role.db_role, name
             assert env["PIPELINE_POSTGRES_PASSWORD_FILE"] == f"/secrets/postgres-{role.db_role}.password", name
     init = _command(secure["services"]["topic-init"])
-    assert "apps.runtime.secure_init setup" in init and init.endswith("exec python -m kafka.admin.setup_topics")
+    assert "apps.runtime.secure_init setup" in init and init.endswith("exec python -m apps.pipeline.topics")
 
 
 def test_secure_profile_has_no_secret(secure: dict) -> None:

@@ -7,12 +7,13 @@ import uuid
 import pytest
 from sqlalchemy import inspect, select, text
 
+from common.entities import event_row
 from database.crud import latest_per_key, orphan_orders, row_count, row_versions, upsert_latest
 from database.database import make_engine
+from database.errors import TerminalSinkError, TransientSinkError
 from database.migrate import upgrade
 from database.models import TABLES
-from kafka.sinks.errors import TerminalSinkError, TransientSinkError
-from kafka.sinks.postgres import PostgresSink, event_row
+from kafka.sinks.postgres_sink import PostgresSink
 from tests.consumer_events import order_events, product_event, user_event
 
 METHODS = ["copy", "values"]

@@ -1,10 +1,10 @@
-"""``apps.dlq_replay``: dead letters go back to their topic once; a second run re-publishes nothing."""
+"""``apps.pipeline.dlq_replay``: dead letters go back to their topic once; a second run re-publishes nothing."""
 
 from __future__ import annotations
 
 from confluent_kafka import Producer
 
-from apps.dlq_replay import REASON_HEADERS, replay
+from apps.pipeline.dlq_replay import REASON_HEADERS, replay
 from kafka.config import producer_config
 from kafka.consumers import ORDER_CONSUMER
 from kafka.offsets import partition_offsets

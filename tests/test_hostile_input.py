@@ -16,10 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.entities import event_row
 from common.events import EVENT_SCHEMAS
 from kafka.consumer import Rejection, decode
 from kafka.consumers import CONSUMERS
-from kafka.sinks.postgres import event_row
 from tests.consumer_events import caught_up, order_events, produce, product_event, user_event, versions, wait_until
 
 BUDGET = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

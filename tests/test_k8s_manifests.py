@@ -196,9 +196,9 @@ def test_workloads_run_the_commands_of_the_service_catalogue() -> None:
     assert set(deployments) == {"user-consumer", "product-consumer", "order-consumer", "producer", "console"}
     jobs = by_kind("base", "Job")
     (init,) = _containers(jobs["pipeline-init"])
-    assert init["command"][-1] == f"python -m database.migrate && exec python -m {svc.TOPIC_INIT.module}"
+    assert init["command"][-1] == f"python -m apps.pipeline.migrate && exec python -m {svc.TOPIC_INIT.module}"
     (seed,) = _containers(jobs["pipeline-seed"])
-    assert seed["command"] == ["python", "-m", "apps.seeders.initial_seeder"]
+    assert seed["command"] == ["python", "-m", "apps.pipeline.seed"]
     service = by_kind("base", "Service")["console"]
     assert service["spec"]["selector"] == deployments["console"]["spec"]["template"]["metadata"]["labels"]
 

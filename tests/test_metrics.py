@@ -90,12 +90,12 @@ def pipeline(kafka_settings: KafkaSettings, schema_url: str, names) -> Iterator[
             topic_args += ["--topic", f"{entity}={topic}"]
             port = free_port()
             targets[f"{entity}-consumer"] = f"127.0.0.1:{port}"
-            argv = ["apps.runners.consumer_runner", "--group", entity, "--topic", topic, "--group-id", group,
+            argv = ["apps.pipeline.consume", "--group", entity, "--topic", topic, "--group-id", group,
                     "--dlq-topic", dlq]  # fmt: skip
             processes.append(_spawn(argv, env | {"PIPELINE_METRICS_PORT": str(port)}))
         port = free_port()
         targets["producer"] = f"127.0.0.1:{port}"
-        argv = ["apps.seeders.realtime_generator", "--rate", "40", "--no-check-seed", *topic_args]
+        argv = ["apps.pipeline.produce", "--rate", "40", "--no-check-seed", *topic_args]
         processes.append(_spawn(argv, env | {"PIPELINE_METRICS_PORT": str(port)}))
         yield targets
     finally:

@@ -159,7 +159,7 @@ def test_idle_members_are_listed_not_hidden() -> None:
 
 
 def test_consumer_instance_auto_takes_the_pod_name_suffix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from apps.runners import consumer_runner
+    from apps.pipeline import consume as consumer_runner
 
     monkeypatch.setattr(consumer_runner.socket, "gethostname", lambda: "order-consumer-6d9f8c7b5-x7k2p")
     assert consumer_runner.parse_args(["--group", "orders", "--instance", "auto"]).instance == "x7k2p"

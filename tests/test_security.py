@@ -394,8 +394,8 @@ def _start(module: str, *args: str, **env: str) -> subprocess.CompletedProcess:
     ("module", "args", "env", "name"),
     [
         ("apps.verify", (), {"PIPELINE_KAFKA_BOOTSTRAP_SERVERS": "no-port"}, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS"),
-        ("apps.seeders.realtime_generator", (), {"PIPELINE_REALTIME_RATE": "-3"}, "PIPELINE_REALTIME_RATE"),
-        ("apps.dlq_replay", ("--topic", "nope"), {}, "--topic"),
+        ("apps.pipeline.produce", (), {"PIPELINE_REALTIME_RATE": "-3"}, "PIPELINE_REALTIME_RATE"),
+        ("apps.pipeline.dlq_replay", ("--topic", "nope"), {}, "--topic"),
     ],
 )
 def test_bad_setting_at_start_is_one_line_not_a_traceback(module, args, env, name):

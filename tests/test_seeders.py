@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from apps.seeders.initial_seeder import seed_catalogue
+from apps.pipeline.seed import seed_catalogue
 from common.settings import GeneratorSettings
 from tests.kafka_readback import read_all
 
@@ -63,20 +63,20 @@ def _run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
 
 
 def test_seeder_then_realtime_generator_end_to_end(kafka_settings, entity_topics, unique_name) -> None:
-    seeder = _run(["apps.seeders.initial_seeder", *_topic_args(entity_topics)], SIZES)
+    seeder = _run(["apps.pipeline.seed", *_topic_args(entity_topics)], SIZES)
     out, err = seeder.communicate(timeout=120)
     assert seeder.returncode == 0, err
     assert "sent=450 acked=450 failed=0 undelivered=0" in out
 
     # load mode with a count: stops on its own
-    counted = _run(["apps.seeders.realtime_generator", "--count", "3000", *_topic_args(entity_topics)], SIZES)
+    counted = _run(["apps.pipeline.produce", "--count", "3000", *_topic_args(entity_topics)], SIZES)
     _, err = counted.communicate(timeout=120)
     assert counted.returncode == 0, err
     summary = _logfmt(next(line for line in err.splitlines() if "msg=summary" in line))
     assert summary["acked"] == "3000" and summary["undelivered"] == "0"
 
     # default mode until SIGTERM: the first orders and 100 product updates go out at once
-    stream = _run(["apps.seeders.realtime_generator", *_topic_args(entity_topics)], SIZES)
+    stream = _run(["apps.pipeline.produce", *_topic_args(entity_topics)], SIZES)
     time.sleep(6)
     stream.send_signal(signal.SIGTERM)
     _, err = stream.communicate(timeout=60)
@@ -101,14 +101,14 @@ def test_seeder_then_realtime_generator_end_to_end(kafka_settings, entity_topics
 
 
 def test_realtime_generator_refuses_to_start_without_a_catalogue(entity_topics) -> None:
-    stream = _run(["apps.seeders.realtime_generator", "--count", "10", *_topic_args(entity_topics)], SIZES)
+    stream = _run(["apps.pipeline.produce", "--count", "10", *_topic_args(entity_topics)], SIZES)
     _, err = stream.communicate(timeout=60)
     assert stream.returncode == 2 and "seed catalogue missing" in err
 
 
 def test_ctrl_c_in_load_mode_flushes_and_exits_0(kafka_settings, entity_topics) -> None:
     seed_catalogue(kafka_settings, GeneratorSettings(seed=7, seed_users=150, seed_products=300), entity_topics)
-    stream = _run(["apps.seeders.realtime_generator", "--rate", "2000", *_topic_args(entity_topics)], SIZES)
+    stream = _run(["apps.pipeline.produce", "--rate", "2000", *_topic_args(entity_topics)], SIZES)
     time.sleep(5)
     stream.send_signal(signal.SIGINT)
     _, err = stream.communicate(timeout=60)

@@ -175,10 +175,10 @@ def _seed_and_stream(pipeline: Pipeline, rate: float | None) -> subprocess.Popen
     overrides = [arg for entity, t in pipeline.targets.items() for arg in ("--topic", f"{entity}={t.topic}")]
     env = {**os.environ, "PIPELINE_SEED_USERS": "300", "PIPELINE_SEED_PRODUCTS": "500",
            "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": pipeline.kafka.bootstrap_servers}  # fmt: skip
-    seed = [sys.executable, "-m", "apps.seeders.initial_seeder", *overrides]
+    seed = [sys.executable, "-m", "apps.pipeline.seed", *overrides]
     subprocess.run(seed, cwd=PROJECT_ROOT, env=env, check=True, capture_output=True, timeout=120)
     load = ["--rate", str(rate)] if rate else []
-    argv = [sys.executable, "-m", "apps.seeders.realtime_generator", *load, *overrides]
+    argv = [sys.executable, "-m", "apps.pipeline.produce", *load, *overrides]
     return subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

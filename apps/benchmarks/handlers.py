@@ -22,13 +22,13 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from common.entities import event_row
 from common.events import Event, topic_of
 from common.settings import KafkaSettings
 from database.crud import upsert_latest
 from database.database import make_engine
 from database.models import TABLES
 from kafka.producer.producer import EventProducer
-from kafka.sinks.postgres import event_row
 
 RETRY_AFTER_S = 1.0
 

@@ -45,7 +45,7 @@ from apps.benchmarks.realtime_probes import (
     seeded_stream,
 )
 from apps.benchmarks.sampler import ResourceSampler, supervised
-from apps.seeders.realtime_generator import run_default
+from apps.pipeline.produce import run_default
 from apps.verify import Target, verify
 from collect.pools import Pools, build_pools
 from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load

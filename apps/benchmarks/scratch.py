@@ -90,7 +90,7 @@ def stable_members(kafka: KafkaSettings, group: str) -> dict[str, list[str]]:
 
 @dataclass
 class ConsumerFleet:
-    """``instances`` consumer_runner processes per entity, on the scratch topics and schema."""
+    """``instances`` consumer processes (apps/pipeline/consume.py) per entity, on the scratch topics and schema."""
 
     kafka: KafkaSettings
     database_url: str
@@ -128,7 +128,7 @@ class ConsumerFleet:
                 argv = [
                     sys.executable,
                     "-m",
-                    "apps.runners.consumer_runner",
+                    "apps.pipeline.consume",
                     "--group",
                     entity,
                     "--instance",

@@ -35,6 +35,7 @@ from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.entities import ORDERS as ORDERS_ENTITY
+from common.entities import event_row
 from common.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, load
 from database.aggregates import order_deltas
 from database.crud import Method
@@ -44,7 +45,7 @@ from database.models import table_named
 from database.offsets import Checkpoint, Move
 from kafka import clients
 from kafka.offsets import partition_offsets
-from kafka.sinks.postgres import PostgresSink, event_row
+from kafka.sinks.postgres_sink import PostgresSink
 
 ORDERS = table_named(ORDERS_ENTITY.table)
 ROUNDS = 3
@@ -135,7 +136,7 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
         conn.execute(text("TRUNCATE orders"))
     group = f"sink-bench-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap_servers, "PIPELINE_DATABASE_URL": url}
-    argv = [sys.executable, "-m", "apps.runners.consumer_runner", "--group", ORDERS_ENTITY.topic, "--topic", topic,
+    argv = [sys.executable, "-m", "apps.pipeline.consume", "--group", ORDERS_ENTITY.topic, "--topic", topic,
             "--group-id", group, "--log-level", "WARNING"]  # fmt: skip
     procs = [subprocess.Popen([*argv, "--instance", str(n)], cwd=PROJECT_ROOT, env=env) for n in range(1, members + 1)]
 

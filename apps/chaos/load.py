@@ -3,7 +3,7 @@
 ``python -m apps.chaos.load --rate 200 --duration 30 --ledger run.ledger [--poison-every 100]``
 
 It first publishes a small fresh catalogue (new ids every run, so a run never collides with an
-earlier one), then runs ``apps.seeders.realtime_generator.run_load``. Every delivery report that
+earlier one), then runs ``apps.pipeline.produce.run_load``. Every delivery report that
 says "acknowledged" appends one line to the ledger, from the delivery callback itself:
 
     E <topic> <entity_id> <version> <event_id>     an acknowledged event
@@ -30,7 +30,7 @@ from typing import IO, Any
 
 from confluent_kafka import KafkaError, Message, Producer
 
-from apps.seeders.realtime_generator import run_load
+from apps.pipeline.produce import run_load
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream

@@ -46,15 +46,15 @@ def consumer_services(instances: int = INSTANCES_PER_GROUP) -> list[PythonServic
                 PythonService(
                     name=f"{entity}-consumer-{instance}",
                     group="consumers",
-                    module="apps.runners.consumer_runner",
+                    module="apps.pipeline.consume",
                     args=("--group", topic, "--instance", str(instance)),
                 )
             )
     return services
 
 
-TOPIC_INIT = PythonService("topic-init", "init", "kafka.admin.setup_topics", oneshot=True)
-PRODUCER = PythonService("producer", "producer", "apps.seeders.realtime_generator")
+TOPIC_INIT = PythonService("topic-init", "init", "apps.pipeline.topics", oneshot=True)
+PRODUCER = PythonService("producer", "producer", "apps.pipeline.produce")
 CONSOLE = PythonService("kafka-ui", "console", "apps.console")
 
 

@@ -5,19 +5,18 @@ any drift (replication factor, a config value) is reported, not changed. The par
 is the one exception: it grows to ``PIPELINE_TOPIC_PARTITIONS`` and never shrinks (Kafka cannot).
 In the secure profile (``PIPELINE_SECURITY=secure``) the ACLs of ``kafka/acls.py`` are created
 and checked the same way. Exit code: 0 when everything matches after the run, 1 when drift
-remains, 2 on errors.
+remains, 2 on errors (``apps/pipeline/topics.py`` is the process that runs it).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic, ResourceType
 
-from common.settings import KafkaSettings, RuntimeSettings, ScaleSettings, load
+from common.settings import KafkaSettings, ScaleSettings, load
 from kafka import clients
 from kafka.admin.setup_acls import AclReport, ensure_acls
 from kafka.topics import ALL_TOPICS, TopicSpec, pipeline_topics
@@ -148,25 +147,3 @@ def ensure_all(
     """Topics, and in the secure profile the ACLs (``make topics`` and topic-init)."""
     reports = ensure_topics(settings, specs)
     return reports, ensure_acls(admin_client(settings)) if secure else None
-
-
-def main() -> int:
-    settings = load(KafkaSettings)
-    try:
-        reports, acls = ensure_all(settings, load(RuntimeSettings).secure, configured_topics())
-    except KafkaException as exc:
-        print(f"topic-init: cannot reach Kafka at {settings.bootstrap_servers}: {exc}", file=sys.stderr)
-        return 2
-    for report in reports:
-        detail = "; ".join(report.drift)
-        note = f' note="{report.note}"' if report.note else ""
-        print(f"topic={report.name} action={report.action}" + (f' drift="{detail}"' if detail else "") + note)
-    if acls is not None:
-        print(f"acls created={len(acls.created)} drift={len(acls.drift)}")
-        for line in acls.drift:
-            print(f'acl drift="{line}"')
-    return 1 if any(r.drift for r in reports) or (acls and acls.drift) else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

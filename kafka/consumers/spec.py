@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 from sqlalchemy import Table
 
-from common.entities import Entity
+from common.entities import Entity, RowMapper
 from common.settings import KafkaSettings
 from database.aggregates import order_deltas
 from database.models import Order, table_named
+from database.writer import Aggregator
 from kafka.consumer import BatchConsumer
-from kafka.sinks.postgres import Aggregator, PostgresSink, RowMapper
+from kafka.sinks.postgres_sink import PostgresSink
 from kafka.topics import TopicSpec, entity_topic
 
 # Tables whose batches also move aggregate tables, in the batch's transaction.

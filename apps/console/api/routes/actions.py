@@ -2,7 +2,7 @@
 
 Refused with 403 unless the console runs with ``PIPELINE_CONSOLE_ALLOW_ACTIONS=true`` and a
 ``PIPELINE_CONSOLE_TOKEN``, and with 401 without ``Authorization: Bearer <token>``. The replay
-itself is ``apps/dlq_replay.py`` (the same progress group as ``make dlq-replay``), so running
+itself is ``apps/pipeline/dlq_replay.py`` (the same progress group as ``make dlq-replay``), so running
 either one twice never re-publishes a letter twice.
 """
 
@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException
 
 from apps.console.api.deps import ActionAllowed, ContextDep, actions_state
 from apps.console.errors import NotFound, kafka_errors
-from apps.dlq_replay import replay
+from apps.pipeline.dlq_replay import replay
 
 router = APIRouter(prefix="/api/actions", tags=["actions"])
 

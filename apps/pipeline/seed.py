@@ -1,4 +1,4 @@
-"""Seed the catalogue: ``python -m apps.seeders.initial_seeder`` (``make seed``).
+"""Seed the catalogue: ``python -m apps.pipeline.seed`` (``make seed``).
 
 Publishes ``user.created`` and ``product.created`` (version 1) for the seed's users and
 products. Ids come from the seed, so a re-run with the same seed publishes the same entities and

@@ -1,4 +1,4 @@
-"""The realtime stream: ``python -m apps.seeders.realtime_generator`` (``make start-producer``).
+"""The realtime stream: ``python -m apps.pipeline.produce`` (``make start-producer``).
 
 Default mode imitates a shop: 1-5 new orders every 2-8 s, 100 product updates every 10-20 s,
 a sign-up (sometimes a profile change) every 20-60 s, and open orders moving along their
@@ -25,7 +25,7 @@ from typing import Any
 import typer
 from confluent_kafka import TopicPartition
 
-from apps.seeders.initial_seeder import parse_topic_overrides
+from apps.pipeline.seed import parse_topic_overrides
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream

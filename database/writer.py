@@ -1,4 +1,4 @@
-"""PostgreSQL sink: one batch, one transaction: conflicts check, aggregates, upsert, offsets.
+"""The database side of the consumers' sink: one batch, one transaction: conflicts, aggregates, upsert, offsets.
 
 The transaction sets aside events that conflict with an applied version (``RejectedRecords``,
 nothing written), adds the batch to the aggregates (orders only), applies the version-guarded
@@ -10,6 +10,9 @@ class 22 data exception, 23 integrity violation) is terminal for that record; ev
 database error (connection lost, server shutting down, lock/serialization failure, even a
 missing table while migrations run) is transient, because it goes away without touching the
 event. Anything that is not a database error is a bug and propagates.
+
+Nothing here knows Kafka: ``kafka/sinks/postgres_sink.py`` adapts ``BatchWriter`` to the sink
+contract (``add``/``flush``) the consumer drives.
 """
 
 from __future__ import annotations
@@ -25,9 +28,8 @@ from sqlalchemy import exc as sa_exc
 from common.entities import RowMapper, event_row
 from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
 from database.database import make_engine
+from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
-from kafka.sinks.base import Sink
-from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
 TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
@@ -80,7 +82,7 @@ def _first_line(exc: object) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-class PostgresSink(Sink[BaseModel]):
+class BatchWriter:
     """Write validated events into one table, newest version per entity winning."""
 
     def __init__(
@@ -92,7 +94,6 @@ class PostgresSink(Sink[BaseModel]):
         engine: Engine | None = None,
         aggregate: Aggregator | None = None,
     ) -> None:
-        super().__init__()
         self.table = table
         self.to_row = to_row
         self.method = method
@@ -128,12 +129,12 @@ class PostgresSink(Sink[BaseModel]):
             _reraise(exc)
         return self.last_result.applied
 
-    def find_rejects(self) -> list[tuple[int, str]]:
-        """Each buffered record alone, in a savepoint of a transaction that is then rolled back."""
+    def find_rejects(self, records: Sequence[BaseModel]) -> list[tuple[int, str]]:
+        """Each record alone, in a savepoint of a transaction that is then rolled back."""
         rejects = []
         try:
             with self.engine.connect() as conn, conn.begin() as transaction:
-                for index, record in enumerate(self._buffer):
+                for index, record in enumerate(records):
                     try:
                         with conn.begin_nested():
                             upsert_latest(conn, self.table, [self.to_row(record)], "values")

@@ -1,4 +1,4 @@
-"""Re-publish dead letters to their source topic, after a fix: ``python -m apps.dlq_replay --topic orders``.
+"""Re-publish dead letters to their source topic, after a fix: ``python -m apps.pipeline.dlq_replay --topic orders``.
 
 Reads ``<topic>-dlq`` with its own consumer group (``dlq-replay-<topic>``) from where the last
 replay stopped up to the end offsets taken at start, sends each letter back, unchanged, to the

@@ -1,4 +1,4 @@
-"""Run one consumer group member: ``python -m apps.runners.consumer_runner --group orders --instance 2``.
+"""Run one consumer group member: ``python -m apps.pipeline.consume --group orders --instance 2``.
 
 ``--group`` names the entity topic (``users``, ``products``, ``orders``); the Kafka group id
 comes from ``kafka/topics.CONSUMER_GROUPS`` and the member is called ``<entity>-consumer-<n>``
@@ -22,7 +22,7 @@ from common.settings import DatabaseSettings, KafkaSettings, MetricsSettings, lo
 from kafka import metrics
 from kafka.consumers import CONSUMERS
 
-log = logging.getLogger("apps.runners.consumer_runner")
+log = logging.getLogger("apps.pipeline.consume")
 
 
 def _instance(value: str) -> str:
