@@ -7,31 +7,24 @@ writing itself (one transaction, error translation) is ``database.writer.BatchWr
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, Table
+from sqlalchemy import Table
 
 from common.entities import RowMapper, event_row
-from database.crud import Method
 from database.offsets import Checkpoint
-from database.writer import Aggregator, BatchWriter
+from database.writer import BatchWriter
 from kafka.sinks.base import Sink
 
 
 class PostgresSink(Sink[BaseModel]):
     """Write validated events into one table, newest version per entity winning."""
 
-    def __init__(
-        self,
-        database_url: str,
-        table: Table,
-        to_row: RowMapper = event_row,
-        method: Method = "copy",
-        engine: Engine | None = None,
-        aggregate: Aggregator | None = None,
-    ) -> None:
+    def __init__(self, database_url: str, table: Table, to_row: RowMapper = event_row, **options: Any) -> None:
+        """``options``: ``BatchWriter``'s ``method``, ``engine`` and ``aggregate``."""
         super().__init__()
-        self.writer = BatchWriter(database_url, table, to_row, method, engine, aggregate)
+        self.writer = BatchWriter(database_url, table, to_row, **options)
 
     def write(self, records: Sequence[BaseModel], checkpoint: Checkpoint | None = None) -> int:
         """One transaction: commit on success, roll back and raise a ``SinkError`` otherwise."""
