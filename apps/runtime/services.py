@@ -12,7 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 
-from kafka.topics import CONSUMER_GROUPS
+from common.entities import ENTITIES
 
 INSTANCES_PER_GROUP = 3
 
@@ -39,15 +39,14 @@ DEV_ONLY_SERVICES = ("python-dev",)
 def consumer_services(instances: int = INSTANCES_PER_GROUP) -> list[PythonService]:
     """``<entity>-consumer-<n>`` for each topic's group, ``instances`` each (nine by default)."""
     services = []
-    for topic in CONSUMER_GROUPS:
-        entity = topic.removesuffix("s")
+    for entity in ENTITIES:
         for instance in range(1, instances + 1):
             services.append(
                 PythonService(
-                    name=f"{entity}-consumer-{instance}",
+                    name=entity.client_id(instance),
                     group="consumers",
                     module="apps.pipeline.consume",
-                    args=("--group", topic, "--instance", str(instance)),
+                    args=("--group", entity.topic, "--instance", str(instance)),
                 )
             )
     return services
