@@ -13,12 +13,13 @@ from uuid import UUID
 from collect.catalogue import Catalogue
 from collect.clock import Clock
 from collect.pools import pick, uuid_from
-from common.events import OrderEvent, OrderPayload
+from common.events import ORDER_TRANSITIONS, OrderEvent, OrderPayload
 
 # Most orders buy one item; a few buy up to five.
 _QUANTITIES = (1,) * 12 + (2,) * 5 + (3,) * 2 + (4, 5)
-# Next status and its probability; the remainder is a cancellation.
-_NEXT_STEP = {"created": ("paid", 0.85), "paid": ("shipped", 0.93), "shipped": ("delivered", 1.0)}
+# How likely an open order takes its lifecycle's forward step (ORDER_TRANSITIONS' first move);
+# the remainder takes the other move, a cancellation.
+_FORWARD_CHANCE = {"created": 0.85, "paid": 0.93, "shipped": 1.0}
 
 
 class OrderGenerator:
@@ -59,10 +60,10 @@ class OrderGenerator:
         rng = self._rng
         order_id = order_id or pick(rng, self._open_ids)
         payload = self.open[order_id]
-        next_status, chance = _NEXT_STEP[payload.status]
-        status = next_status if rng.random() < chance else "cancelled"
+        forward, *other = ORDER_TRANSITIONS[payload.status]
+        status = forward if rng.random() < _FORWARD_CHANCE[payload.status] or not other else other[0]
         payload = payload.model_copy(update={"status": status})
-        if status in ("delivered", "cancelled"):
+        if not ORDER_TRANSITIONS[status]:  # delivered or cancelled: the order is finished
             self._close(order_id)
         else:
             self.open[order_id] = payload

@@ -18,6 +18,10 @@ from database.errors import TransientSinkError
 from kafka import clients
 
 log = logging.getLogger(__name__)
+# The headers a dead letter gets, after the message's own; replay, verify, chaos and the console read them.
+ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET = "original_topic", "original_partition", "original_offset"
+REASON_HEADERS = ("error", "error_type", ORIGINAL_TOPIC, ORIGINAL_PARTITION, ORIGINAL_OFFSET,
+                  "consumer_group", "consumer_client", "failed_at")  # fmt: skip
 MAX_ERROR_CHARS = 2_000
 
 
@@ -39,9 +43,9 @@ class DeadLetterPublisher:
         headers = list(message.headers() or []) + [
             ("error", error[:MAX_ERROR_CHARS].encode()),
             ("error_type", error_type.encode()),
-            ("original_topic", str(message.topic()).encode()),
-            ("original_partition", str(message.partition()).encode()),
-            ("original_offset", str(message.offset()).encode()),
+            (ORIGINAL_TOPIC, str(message.topic()).encode()),
+            (ORIGINAL_PARTITION, str(message.partition()).encode()),
+            (ORIGINAL_OFFSET, str(message.offset()).encode()),
             ("consumer_group", self.group_id.encode()),
             ("consumer_client", self.client_id.encode()),
             ("failed_at", datetime.now(UTC).isoformat().encode()),

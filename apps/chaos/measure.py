@@ -32,6 +32,7 @@ from common.settings import KafkaSettings
 from database.database import make_engine
 from kafka.consumer import Rejection, decode
 from kafka.consumers import CONSUMERS
+from kafka.dead_letter import ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
 from kafka.offsets import partition_offsets, read_range
 
 Offsets = dict[str, dict[int, int]]  # topic -> partition -> offset
@@ -155,7 +156,7 @@ def _compare(engine: Engine, table: Table, latest: dict, counts: Counts) -> None
 def _origin(message: Message) -> tuple[str, str, str]:
     headers = {k: (v or b"").decode(errors="replace") for k, v in message.headers() or []}
     return (
-        headers.get("original_topic", "?"),
-        headers.get("original_partition", "?"),
-        headers.get("original_offset", "?"),
+        headers.get(ORIGINAL_TOPIC, "?"),
+        headers.get(ORIGINAL_PARTITION, "?"),
+        headers.get(ORIGINAL_OFFSET, "?"),
     )

@@ -12,17 +12,7 @@ from typing import Any
 from apps.console.errors import NotFound
 from apps.console.kafka_admin import KafkaAdmin
 from apps.console.message_reader import MessageReader
-
-REASON_HEADERS = (
-    "error",
-    "error_type",
-    "original_topic",
-    "original_partition",
-    "original_offset",
-    "consumer_group",
-    "consumer_client",
-    "failed_at",
-)
+from kafka.dead_letter import REASON_HEADERS
 
 
 def recent_dead_letters(admin: KafkaAdmin, reader: MessageReader, limit: int = 20) -> dict[str, Any]:

@@ -22,12 +22,11 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from common.logging import configure_logging
 from common.settings import KafkaSettings, SettingsError, load
 from kafka import clients
+from kafka.dead_letter import ORIGINAL_TOPIC, REASON_HEADERS
 from kafka.offsets import partition_offsets
 from kafka.topics import ENTITY_TOPICS, spec_for
 
 log = logging.getLogger("dlq-replay")
-REASON_HEADERS = {"error", "error_type", "original_topic", "original_partition", "original_offset",
-                  "consumer_group", "consumer_client", "failed_at"}  # fmt: skip
 
 
 @dataclass
@@ -66,7 +65,7 @@ def replay(settings: KafkaSettings, dlq: str, default_topic: str, group_id: str,
                     continue
                 report.read += 1
                 headers = dict(letter.headers() or [])
-                target = (headers.get("original_topic") or default_topic.encode()).decode()
+                target = (headers.get(ORIGINAL_TOPIC) or default_topic.encode()).decode()
                 own = [(k, v) for k, v in letter.headers() or [] if k not in REASON_HEADERS]
                 origin = f"{dlq}:{letter.partition()}:{letter.offset()}".encode()
                 producer.produce(target, letter.value(), letter.key(), headers=[*own, ("replayed_from", origin)],

@@ -24,6 +24,7 @@ from apps.verify.snapshot import Snapshot
 from apps.verify.state import staged_upsert
 from apps.verify.target import Target
 from database.models import VerifyDeadLetter
+from kafka.dead_letter import ORIGINAL_OFFSET, ORIGINAL_PARTITION, ORIGINAL_TOPIC
 
 DEAD_LETTERS: Table = VerifyDeadLetter.__table__  # type: ignore[assignment]
 MISMATCHES = ("dlq missing", "dlq twice", "dlq unmatched")
@@ -34,8 +35,8 @@ def source_position(record: Record) -> tuple[str, int, int] | None:
     """The ``(topic, partition, offset)`` a dead letter's headers name, or None."""
     headers = {k: v for k, v in record.message.headers() or [] if v is not None}
     try:
-        topic = headers["original_topic"].decode()
-        return topic, int(headers["original_partition"]), int(headers["original_offset"])
+        topic = headers[ORIGINAL_TOPIC].decode()
+        return topic, int(headers[ORIGINAL_PARTITION]), int(headers[ORIGINAL_OFFSET])
     except (KeyError, ValueError, UnicodeDecodeError):
         return None
 
