@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from apps.runtime.docker import DockerRuntime
 from apps.runtime.interface import child_environment, is_local, settings_for
 from apps.runtime.local import LocalRuntime
 from common.settings import KafkaSettings
 
+ROLE_FILE = Path("/secrets") / "kafka-producer.password"  # a path, as the secure profile passes it
 SECURE_ROLE_ENV = {
     "PIPELINE_KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:29092",
     "PIPELINE_KAFKA_CLIENT_ID": "from-runtime",
     "PIPELINE_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
     "PIPELINE_KAFKA_SASL_USERNAME": "producer",
-    "PIPELINE_KAFKA_SASL_PASSWORD_FILE": "/secrets/kafka-producer.password",
+    "PIPELINE_KAFKA_SASL_PASSWORD_FILE": str(ROLE_FILE),
     "PYTHONUNBUFFERED": "1",
 }
 
@@ -36,7 +38,7 @@ def test_settings_come_from_the_runtime_and_explicit_variables_win(monkeypatch):
     assert isinstance(settings, KafkaSettings)
     assert settings.bootstrap_servers == "127.0.0.1:29092" and settings.client_id == "explicit"
     assert (settings.security_protocol, settings.sasl_username) == ("SASL_SSL", "producer")
-    assert str(settings.sasl_password_file) == "/secrets/kafka-producer.password"
+    assert settings.sasl_password_file == ROLE_FILE
     assert dict(os.environ) == before  # nothing exported
 
 
