@@ -45,6 +45,9 @@ class KafkaSettings(BaseSettings):
 
     # producer knobs (see GUIDE/KAFKA_PRODUCER_GUIDE.md)
     linger_ms: int = Field(30, ge=0, le=60_000)
+    # the realtime generator's shop mode: a few events at a time never fill a batch, so a long
+    # linger only adds latency (GUIDE/KAFKA_PRODUCER_GUIDE.md)
+    realtime_linger_ms: int = Field(5, ge=0, le=60_000)
     batch_size: int = Field(262_144, ge=1, le=16 * 1024 * 1024)
     compression_type: Literal["lz4", "zstd", "snappy", "gzip", "none"] = "lz4"
     queue_buffering_max_messages: int = Field(200_000, ge=1)
@@ -53,6 +56,7 @@ class KafkaSettings(BaseSettings):
     # consumer knobs (see GUIDE/KAFKA_CONSUMER_GUIDE.md)
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
+    consumer_fill_wait_ms: int = Field(100, ge=0, le=5_000)  # under load only (kafka/batch_fill.py); 0: never
     consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
     # Test-only: offsets in Kafka alone (at-least-once), so tests can show verify catching a double count.
     consumer_offsets_in_kafka_only: bool = False

@@ -161,7 +161,11 @@ def generate(
     mode = "load" if load_mode else "default"
     log.info("started", extra={"mode": mode, "seed": settings.seed, "live_seed": live_seed, "load": load_mode})
     started = time.monotonic()
-    producer = EventProducer(kafka, topics=topics, on_delivery=_acknowledged(stream), client_id="realtime-generator")
+    # Shop mode sends a few events at a time: batches never fill, so linger would only add latency.
+    linger = None if load_mode else {"linger.ms": kafka.realtime_linger_ms}
+    producer = EventProducer(
+        kafka, topics=topics, on_delivery=_acknowledged(stream), client_id="realtime-generator", overrides=linger
+    )
     try:
         if load_mode:
             run_load(stream, producer, stop, *load_mode)
