@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from apps.seeders.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, combine, part_events
+from apps.seeders.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, bulk, combine, part_events
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
@@ -59,7 +59,7 @@ def seed_catalogue(
     total = settings.seed_users + settings.seed_products
     started = time.perf_counter()
     child = ProductsChild(kafka, settings, topics, flush_timeout) if parallel and total > settings.seed_users else None
-    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder")
+    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
     columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("seed", total=total, acked=0)

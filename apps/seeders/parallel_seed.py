@@ -34,6 +34,11 @@ def part_events(settings: GeneratorSettings, part: str) -> Iterable[Event]:
     return ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
 
 
+def bulk(kafka: KafkaSettings) -> dict[str, int]:
+    """Producer overrides of a bulk send: batches as full as ``bulk_linger_ms`` allows."""
+    return {"linger.ms": kafka.bulk_linger_ms}
+
+
 def combine(reports: Iterable[CloseReport]) -> CloseReport:
     """One close report for several producers."""
     totals = [0, 0, 0, 0]
@@ -46,7 +51,7 @@ def combine(reports: Iterable[CloseReport]) -> CloseReport:
 def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: GeneratorSettings,
                    topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
     """The child: send the products, report back through ``conn``."""
-    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder-products")
+    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
     for index, event in enumerate(part_events(settings, "products"), start=1):
         producer.send(event)
         if index % PROGRESS_EVERY == 0:
