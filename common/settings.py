@@ -44,7 +44,9 @@ class KafkaSettings(BaseSettings):
     client_id: str = "ecommerce-pipeline"
 
     # producer knobs (see GUIDE/KAFKA_PRODUCER_GUIDE.md)
-    linger_ms: int = Field(30, ge=0, le=60_000)
+    # 150, not 30: at app-side rates 30 ms batches are small, and the brokers' CPU goes per request
+    # (steady ON, nine consumers: 1,199 -> 2,967 acknowledged events/s in one run, issue 15)
+    linger_ms: int = Field(150, ge=0, le=60_000)
     # the realtime generator's shop mode: a few events at a time never fill a batch, so a long
     # linger only adds latency (GUIDE/KAFKA_PRODUCER_GUIDE.md)
     realtime_linger_ms: int = Field(5, ge=0, le=60_000)
