@@ -61,7 +61,6 @@ class KafkaSettings(BaseSettings):
     # consumer knobs (see GUIDE/KAFKA_CONSUMER_GUIDE.md)
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
-    consumer_fill_wait_ms: int = Field(100, ge=0, le=5_000)  # under load only (kafka/batch_fill.py); 0: never
     consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
     # Test-only: offsets in Kafka alone (at-least-once), so tests can show verify catching a double count.
     consumer_offsets_in_kafka_only: bool = False

@@ -37,7 +37,6 @@ from pydantic import BaseModel, ValidationError
 
 from common.settings import KafkaSettings
 from database.offsets import Checkpoint, Move
-from kafka.batch_fill import BatchFill
 from kafka.config import consumer_config
 from kafka.dead_letter import DeadLetterPublisher
 from kafka.metrics import consumer_metrics
@@ -132,7 +131,6 @@ class BatchConsumer:
         self._stopping = threading.Event()
         self._revocations = 0
         self._stats_at = time.monotonic()
-        self._fill = BatchFill(settings.consumer_fill_wait_ms / 1000)
 
     # --- lifecycle --------------------------------------------------------------------------------
     def run(self) -> None:
@@ -158,21 +156,17 @@ class BatchConsumer:
             self._log(logging.INFO, "consumer stopped", **self.stats)
 
     def _next_batch(self) -> list[Message]:
-        """Up to ``batch_size`` messages; waits for the batch to fill only under load.
+        """Up to ``batch_size`` messages, without waiting for a batch to fill.
 
         Waiting only for the first message keeps end-to-end latency low at low rates (a batch
-        would otherwise wait out ``batch_timeout_s``). Under load (``BatchFill.busy``) the batch
-        waits up to ``consumer_fill_wait_ms`` to fill: a transaction per few dozen rows, in nine
-        members, took more CPU than the rows themselves and starved the producers.
+        would otherwise wait out ``batch_timeout_s``); at high rates librdkafka's prefetched queue
+        fills the batch at once, so throughput is unchanged.
         """
         batch = self.consumer.consume(self.batch_size, 0)
         if not batch:
             batch = self.consumer.consume(1, self.batch_timeout_s)
             if batch:
                 batch += self.consumer.consume(self.batch_size - 1, 0)
-        if batch and len(batch) < self.batch_size and self._fill.busy:
-            batch += self.consumer.consume(self.batch_size - len(batch), self._fill.wait_s)
-        self._fill.record(len(batch))
         return batch
 
     def stop(self) -> None:
