@@ -276,9 +276,11 @@ def start_all(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = Tru
     runtime = _runtime()
     runtime.up()
     runtime.start_group("console")
-    runtime.start_group("consumers")
     if seed_data:
         seed(None, None)
+    # After the seed: nine starting consumers would take most of the 2 cores it needs (issue 15);
+    # they then apply the catalogue from the topics.
+    runtime.start_group("consumers")
     runtime.start_group("producer")
     settings = load(ConsoleSettings)
     _wait_console(settings)

@@ -62,6 +62,18 @@ def _run(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Popen:
     )
 
 
+def test_parallel_seeding_sends_what_the_sequential_seeder_sends(kafka_settings, entity_topics, unique_name) -> None:
+    """The command line sends the products from a forked process; the events must not change."""
+    for mode in ("--no-parallel", "--parallel"):
+        seeder = _run(["apps.pipeline.seed", mode, *_topic_args(entity_topics)], SIZES)
+        out, err = seeder.communicate(timeout=120)
+        assert seeder.returncode == 0, err
+        assert "sent=450 acked=450 failed=0 undelivered=0" in out
+    for name, count in (("users", 150), ("products", 300)):
+        events = _ids(kafka_settings, entity_topics[name], unique_name("g"))
+        assert len(events) == 2 * count and len(set(events)) == count  # each event twice, identical
+
+
 def test_seeder_then_realtime_generator_end_to_end(kafka_settings, entity_topics, unique_name) -> None:
     seeder = _run(["apps.pipeline.seed", *_topic_args(entity_topics)], SIZES)
     out, err = seeder.communicate(timeout=120)

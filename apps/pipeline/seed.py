@@ -16,9 +16,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from collect.pools import build_pools
-from collect.product_generator import ProductGenerator
-from collect.user_generator import UserGenerator
+from apps.pipeline.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, bulk, combine, part_events
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
@@ -42,10 +40,7 @@ class SeedSummary:
 
 def catalogue_events(settings: GeneratorSettings) -> Iterable[Event]:
     """The seed's users, then its products, exactly as the realtime generator rebuilds them."""
-    pools = build_pools(settings.locale, settings.seed)
-    users = UserGenerator(pools, settings.seed).catalogue(settings.seed_users)
-    products = ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
-    return chain(users, products)
+    return chain.from_iterable(part_events(settings, part) for part in PARTS)
 
 
 def seed_catalogue(
@@ -54,21 +49,34 @@ def seed_catalogue(
     topics: Mapping[str, str] | None = None,
     console: Console | None = None,
     flush_timeout: float = 60,
+    parallel: bool = False,
 ) -> SeedSummary:
-    """Send the whole catalogue with a progress bar; returns once everything is acknowledged."""
+    """Send the whole catalogue with a progress bar; returns once everything is acknowledged.
+
+    ``parallel``: products from a forked process (``ProductsChild``), only where this process
+    has no Kafka client yet (the command line).
+    """
     total = settings.seed_users + settings.seed_products
     started = time.perf_counter()
-    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder")
+    child = ProductsChild(kafka, settings, topics, flush_timeout) if parallel and total > settings.seed_users else None
+    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
     columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("seed", total=total, acked=0)
-        for index, event in enumerate(catalogue_events(settings), start=1):
+
+        def show() -> None:
+            progress.update(task, completed=producer.stats.sent + (child.sent.value if child else 0),
+                            acked=producer.stats.acked)  # fmt: skip
+
+        for index, event in enumerate(part_events(settings, "users") if child else catalogue_events(settings), 1):
             producer.send(event)
-            if index % 2_000 == 0 or index == total:
-                progress.update(task, completed=index, acked=producer.stats.acked)
+            if index % PROGRESS_EVERY == 0:
+                show()
         producer.flush(flush_timeout)
-        progress.update(task, acked=producer.stats.acked)
-    report = producer.close(timeout=1)
+        while child is not None and not child.wait(0.2):
+            show()
+        report = combine([producer.close(timeout=1), *([child.report()] if child else [])])
+        progress.update(task, completed=report.sent, acked=report.acked)
     return SeedSummary(report, time.perf_counter() - started)
 
 
@@ -89,6 +97,7 @@ def main(
     products: int | None = typer.Option(None, min=0, help="products (default PIPELINE_SEED_PRODUCTS, 20000)"),
     seed: int | None = typer.Option(None, help="random seed; same seed, same ids (default PIPELINE_SEED)"),
     topic: list[str] = typer.Option([], help="NAME=ACTUAL: send NAME's events to topic ACTUAL (tests)"),
+    parallel: bool = typer.Option(True, help="send the products from a second process (2 cores)"),
 ) -> None:
     """Publish the seed catalogue and print a summary; exit 1 if anything was not acknowledged."""
     configure_logging("initial-seeder")
@@ -98,7 +107,7 @@ def main(
     kafka = load(KafkaSettings)
     assert isinstance(settings, GeneratorSettings) and isinstance(kafka, KafkaSettings)
     console = Console()
-    summary = seed_catalogue(kafka, settings, parse_topic_overrides(topic), console)
+    summary = seed_catalogue(kafka, settings, parse_topic_overrides(topic), console, parallel=parallel)
     report = summary.report
     console.print(
         f"seeded users={settings.seed_users} products={settings.seed_products} seed={settings.seed}"

@@ -18,6 +18,8 @@ from common.events import SCHEMA_VERSION, Envelope, Event
 
 CONTENT_TYPE = b"application/json"
 _SCHEMA_VERSION = str(SCHEMA_VERSION).encode()
+_PRODUCED_AT = frozenset({"produced_at"})
+_set = object.__setattr__
 
 
 class SerializationError(TypeError):
@@ -50,7 +52,16 @@ def stamp(event: Event, produced_at: datetime) -> Event:
     """A copy with ``produced_at`` set; called at send time. Rejects anything but a pipeline event."""
     if not isinstance(event, Envelope):
         raise SerializationError(f"cannot send {type(event).__name__}: expected a pipeline event (common/events.py)")
-    return event.model_copy(update={"produced_at": produced_at})
+    # What ``model_copy(update=...)`` does, without its generic machinery: 4-5 us of the ~17 us
+    # a stamp and a serialization cost per event (the models are frozen, so sharing is safe).
+    copy = object.__new__(type(event))
+    fields = event.__dict__.copy()
+    fields["produced_at"] = produced_at
+    _set(copy, "__dict__", fields)
+    _set(copy, "__pydantic_fields_set__", event.__pydantic_fields_set__ | _PRODUCED_AT)
+    _set(copy, "__pydantic_extra__", None)
+    _set(copy, "__pydantic_private__", None)
+    return copy
 
 
 def serialize(event: Event) -> bytes:

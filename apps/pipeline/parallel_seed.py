@@ -1,0 +1,96 @@
+"""The catalogue's two halves: users and products, each sendable by its own process.
+
+Building the events (pydantic models) is most of the seeder's CPU, and this machine has a
+second core. Users and products come from separately seeded generators, so sending them from two
+processes changes nothing in what is sent: same ids, same payloads, same order per entity.
+``ProductsChild`` forks rather than spawns: the child starts in milliseconds with the value pools
+already built. A fork is safe only before this process opens a Kafka client (librdkafka's
+threads do not survive it), which is why only the command line (``seed.main``) uses it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Iterable, Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+from collect.pools import build_pools
+from collect.product_generator import ProductGenerator
+from collect.user_generator import UserGenerator
+from common.events import Event
+from common.settings import GeneratorSettings, KafkaSettings
+from kafka.producer.producer import CloseReport, EventProducer
+
+PROGRESS_EVERY = 2_000
+PARTS = ("users", "products")
+
+
+def part_events(settings: GeneratorSettings, part: str) -> Iterable[Event]:
+    """One half of the catalogue, exactly as the realtime generator rebuilds it."""
+    pools = build_pools(settings.locale, settings.seed)
+    if part == "users":
+        return UserGenerator(pools, settings.seed).catalogue(settings.seed_users)
+    return ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
+
+
+def bulk(kafka: KafkaSettings) -> dict[str, int]:
+    """Producer overrides of a bulk send: batches as full as ``bulk_linger_ms`` allows."""
+    return {"linger.ms": kafka.bulk_linger_ms}
+
+
+def combine(reports: Iterable[CloseReport]) -> CloseReport:
+    """One close report for several producers."""
+    totals = [0, 0, 0, 0]
+    for report in reports:
+        for i, value in enumerate((report.sent, report.acked, report.failed, report.undelivered)):
+            totals[i] += value
+    return CloseReport(*totals)
+
+
+def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: GeneratorSettings,
+                   topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
+    """The child: send the products, report back through ``conn``."""
+    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
+    for index, event in enumerate(part_events(settings, "products"), start=1):
+        producer.send(event)
+        if index % PROGRESS_EVERY == 0:
+            sent.value = index
+    sent.value = producer.stats.sent
+    producer.flush(flush_timeout)
+    conn.send(producer.close(timeout=1))
+    conn.close()
+
+
+class ProductsChild:
+    """The products, sent by a forked process while the parent sends the users."""
+
+    def __init__(self, kafka: KafkaSettings, settings: GeneratorSettings, topics: Mapping[str, str] | None,
+                 flush_timeout: float) -> None:  # fmt: skip
+        context = mp.get_context("fork")
+        self.expected = settings.seed_products
+        self.sent = context.Value("q", 0, lock=False)  # progress only: written by the child alone
+        self._reports, child_end = context.Pipe(duplex=False)
+        build_pools(settings.locale, settings.seed)  # built once, inherited by the child
+        self.process = context.Process(
+            target=_send_products,
+            args=(child_end, self.sent, kafka, settings, topics, flush_timeout),
+            name="seeder-products",
+            daemon=True,
+        )
+        self.process.start()
+        child_end.close()
+
+    def wait(self, timeout: float) -> bool:
+        """True once the child has exited."""
+        self.process.join(timeout)
+        return not self.process.is_alive()
+
+    def report(self) -> CloseReport:
+        """The child's close report; a child that died reports every product as undelivered."""
+        try:
+            report = self._reports.recv() if self._reports.poll(5) else None
+        except EOFError:
+            report = None
+        self.process.join(5)
+        return report if report is not None else CloseReport(self.sent.value, 0, 0, self.expected)
