@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
 from database.database import make_engine
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
+from database.pipeline import pipeline
 from kafka.sinks.base import Sink
 from kafka.sinks.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 
@@ -129,10 +130,12 @@ class PostgresSink(Sink[BaseModel]):
                 # shared rows are locked only in the last, quick statements of the transaction.
                 deltas = self.aggregate(conn, rows) if self.aggregate is not None and rows else None
                 self.last_result = upsert_latest(conn, self.table, rows, self.method)
-                if deltas is not None:
-                    deltas.apply(conn)
-                if checkpoint is not None:
-                    advance(conn, checkpoint)
+                if deltas is not None or checkpoint is not None:
+                    with pipeline(conn):  # sums and offsets: one round trip
+                        if deltas is not None:
+                            deltas.apply(conn)
+                        if checkpoint is not None:
+                            advance(conn, checkpoint)
         except SinkError:
             raise
         except OffsetFenced as exc:
