@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds = [sink_rates(url, engine, events, args.batch, method) for _ in range(ROUNDS)]  # type: ignore[arg-type]
             fresh, redelivery = max(r[0] for r in rounds), max(r[1] for r in rounds)
             results += [(f"sink {method}: fresh inserts", fresh), (f"sink {method}: pure redelivery", redelivery)]
-        price = exactly_once.measure(url, engine, exactly_once.lifecycle(args.rows), args.batch, ROUNDS)
+        price = exactly_once.measure(base_url, url, exactly_once.lifecycle(args.rows), args.batch, ROUNDS)
         results += [(exactly_once.ROWS_ONLY, price.rows_only), (exactly_once.EXACTLY_ONCE, price.exactly_once)]
         kafka_events = [] if args.no_kafka else _events(args.kafka_rows)
         for count, topic in ({} if args.no_kafka else topics).items():
