@@ -5,6 +5,7 @@ started from (what this member believes is stored) and the next offset after it.
 moves each partition only from that start; if another member moved it meanwhile (the partition
 changed hands while this one was paused), nothing matches, ``OffsetFenced`` is raised and the
 caller's transaction, rows and aggregates included, rolls back. So a batch commits once at most.
+The moves are sent in one pipeline with whatever the caller queued before (one round trip).
 """
 
 from __future__ import annotations
@@ -13,13 +14,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-_UPDATE = text(
-    "UPDATE consumer_offsets SET next_offset = :next, updated_at = now()"
-    " WHERE group_id = :group AND topic = :topic AND partition = :partition AND next_offset = :start"
+from database.pipeline import pipeline
+
+_UPDATE = (
+    "UPDATE consumer_offsets SET next_offset = %(next)s, updated_at = now()"
+    " WHERE group_id = %(group)s AND topic = %(topic)s AND partition = %(partition)s AND next_offset = %(start)s"
 )
-_INSERT = text(
+_INSERT = (
     "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
-    " VALUES (:group, :topic, :partition, :next) ON CONFLICT DO NOTHING"
+    " VALUES (%(group)s, %(topic)s, %(partition)s, %(next)s) ON CONFLICT DO NOTHING"
 )
 _READ = text("SELECT partition, next_offset FROM consumer_offsets WHERE group_id = :group AND topic = :topic")
 
@@ -61,12 +64,12 @@ def advance(conn: Connection, checkpoint: Checkpoint) -> None:
     A row being moved by another transaction is locked until that one ends; PostgreSQL then
     re-checks ``next_offset = :start`` against the committed value, so two writers cannot both win.
     """
-    fenced = []
-    for move in checkpoint.moves:
-        params = {"group": checkpoint.group_id, "topic": checkpoint.topic, "partition": move.partition,
-                  "start": move.start, "next": move.next_offset}  # fmt: skip
-        statement = _INSERT if move.start is None else _UPDATE
-        if conn.execute(statement, params).rowcount != 1:
-            fenced.append(move.partition)
+    sent = []
+    with pipeline(conn) as raw:  # the block's end syncs: every rowcount is known after it
+        for move in checkpoint.moves:
+            params = {"group": checkpoint.group_id, "topic": checkpoint.topic, "partition": move.partition,
+                      "start": move.start, "next": move.next_offset}  # fmt: skip
+            sent.append((move.partition, raw.execute(_INSERT if move.start is None else _UPDATE, params)))
+    fenced = [partition for partition, cursor in sent if cursor.rowcount != 1]
     if fenced:
         raise OffsetFenced(checkpoint.topic, fenced)

@@ -4,8 +4,8 @@ Runs in a scratch schema (dropped afterwards) and a scratch topic (deleted after
 
 1. raw COPY of N order rows into the orders table (the ceiling);
 2. the sink, fresh inserts and pure redelivery, for both upsert strategies (``copy``, ``values``);
-   then the price of exactly-once: the same lifecycle batches (orders created, paid, shipped,
-   cancelled ...) with and without the offsets and the sales aggregates in their transaction;
+   then the price of exactly-once (``exactly_once.py``): the same lifecycle batches with and
+   without the offsets and the sales sums in their transaction, the cost printed and in the CSV;
 3. end to end through Kafka: one runner process vs a group of three on a 3-partition topic
    holding ``--kafka-rows`` orders, rows/s in steady state (see ``group_rate``). With
    ``--partitions 3,6,12`` a group of three and one as wide as the topic at each partition count
@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine, text
 
+from apps.benchmarks import exactly_once
 from apps.benchmarks.scratch import stable_members
 from collect.clock import CounterClock
 from collect.pools import build_pools
@@ -37,12 +38,10 @@ from collect.stream import RealtimeStream
 from common.entities import ORDERS as ORDERS_ENTITY
 from common.entities import event_row
 from common.settings import PROJECT_ROOT, DatabaseSettings, KafkaSettings, load
-from database.aggregates import order_deltas
 from database.crud import Method
 from database.database import make_engine
 from database.migrate import upgrade
 from database.models import table_named
-from database.offsets import Checkpoint, Move
 from kafka import clients
 from kafka.offsets import partition_offsets
 from kafka.sinks.postgres_sink import PostgresSink
@@ -65,34 +64,6 @@ def _produce(kafka: KafkaSettings, topic: str, events: list) -> None:
         producer.poll(0)
     if producer.flush(60):
         raise RuntimeError("benchmark events were not all acknowledged")
-
-
-def _lifecycle(rows: int) -> list:
-    """About ``rows`` order events: new orders and their lifecycle steps, interleaved."""
-    stream = RealtimeStream(build_pools("en_US", 1, 300), seed=2, clock=CounterClock())
-    stream.load_catalogue(1_000, 1_000)
-    events: list = []
-    while len(events) < rows:
-        events += stream.new_orders(200) + stream.order_steps(400)
-    return events[:rows]
-
-
-def exactly_once_rates(url: str, engine: Engine, events: list, batch: int) -> tuple[float, float]:
-    """(rows only, rows + offsets + aggregates) rows/s over the same batches, best of ``ROUNDS`` each."""
-    best = [0.0, 0.0]
-    for _ in range(ROUNDS):
-        for exact in (False, True):
-            with engine.begin() as conn:
-                conn.execute(text("TRUNCATE orders, product_minute_sales, customer_sales, consumer_offsets"))
-            sink = PostgresSink(url, ORDERS, aggregate=order_deltas if exact else None)
-            started = time.perf_counter()
-            for i in range(0, len(events), batch):
-                chunk = events[i : i + batch]
-                move = Move(0, i or None, i + len(chunk))
-                sink.write(chunk, Checkpoint("sink-bench", ORDERS_ENTITY.topic, (move,)) if exact else None)
-            best[exact] = max(best[exact], len(events) / (time.perf_counter() - started))
-            sink.close()
-    return best[0], best[1]
 
 
 def raw_copy(engine: Engine, events: list) -> float:
@@ -204,9 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             rounds = [sink_rates(url, engine, events, args.batch, method) for _ in range(ROUNDS)]  # type: ignore[arg-type]
             fresh, redelivery = max(r[0] for r in rounds), max(r[1] for r in rounds)
             results += [(f"sink {method}: fresh inserts", fresh), (f"sink {method}: pure redelivery", redelivery)]
-        plain, exact = exactly_once_rates(url, engine, _lifecycle(args.rows), args.batch)
-        results += [("sink copy, lifecycle: rows only", plain), ("sink copy, lifecycle: + offsets + aggregates", exact)]
-        exactly_once_cost = 1 - exact / plain
+        price = exactly_once.measure(base_url, url, exactly_once.lifecycle(args.rows), args.batch, ROUNDS)
+        results += [(exactly_once.ROWS_ONLY, price.rows_only), (exactly_once.EXACTLY_ONCE, price.exactly_once)]
         kafka_events = [] if args.no_kafka else _events(args.kafka_rows)
         for count, topic in ({} if args.no_kafka else topics).items():
             admin.create_topics([NewTopic(topic, count, 3)])[topic].result(30)
@@ -223,25 +193,32 @@ def main(argv: list[str] | None = None) -> int:
         admin_engine.dispose()
         if not args.no_kafka:
             admin.delete_topics(list(topics.values()))
-    _report(results, copy_rate, args.rows, args.batch)
-    Console().print(f"exactly-once costs {exactly_once_cost:.1%} of the sink's throughput (goal: at most 15%)")
+    _report(results, copy_rate, args.rows, args.batch, price)
     return 0
 
 
-def _report(results: list[tuple[str, float]], copy_rate: float, rows: int, batch: int) -> None:
+def _report(
+    results: list[tuple[str, float]], copy_rate: float, rows: int, batch: int, price: exactly_once.ExactlyOnceCost
+) -> None:
     table = Table(title=f"Sink benchmark: {rows:,} order rows, batches of {batch:,}")
     for name, justify in (("measurement", "left"), ("rows/s", "right"), ("vs raw COPY", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for name, rate in results:
         table.add_row(name, f"{rate:,.0f}", f"{rate / copy_rate:.0%}")
     Console().print(table)
+    rounds = ", ".join(f"{plain:,.0f} / {exact:,.0f}" for plain, exact in price.rounds)
+    Console().print(
+        f"exactly-once costs {price.cost:.1%} of the sink's throughput (goal: at most {exactly_once.GOAL:.0%});"
+        f" rounds, rows only / exactly-once rows/s: {rounds}"
+    )
     reports = PROJECT_ROOT / "reports"
     reports.mkdir(exist_ok=True)
     with (reports / "sink_bench.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["measurement", "rows_per_s", "ratio_vs_raw_copy", "rows", "batch"])
+        writer.writerow(["measurement", "rows_per_s", "ratio_vs_raw_copy", "rows", "batch", "exactly_once_cost"])
         for name, rate in results:
-            writer.writerow([name, round(rate), round(rate / copy_rate, 3), rows, batch])
+            cost = round(price.cost, 4) if name == exactly_once.EXACTLY_ONCE else ""
+            writer.writerow([name, round(rate), round(rate / copy_rate, 3), rows, batch, cost])
 
 
 if __name__ == "__main__":
