@@ -350,7 +350,7 @@ def verify(
 def benchmark(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")]
 ) -> None:
-    """Run a benchmark against the running services and write reports/ (extra options passed on)."""
+    """Run a benchmark and write reports/; starts Kafka and PostgreSQL if needed, stops them after."""
     modules = {
         "kafka": "apps.benchmarks.kafka_comparison",
         "realtime": "apps.benchmarks.realtime_comparison",
@@ -359,8 +359,30 @@ def benchmark(
     }
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
-    _export(_runtime(), _role("admin"))
-    _run_module(modules[name], ctx.args)
+    runtime = _runtime()
+    with _benchmark_services(runtime, ("consumers", "producer") if "--live" in ctx.args else ()):
+        _export(runtime, _role("admin"))
+        _run_module(modules[name], ctx.args)
+
+
+def _benchmark_services(runtime: object, groups: tuple[str, ...]):  # noqa: ANN202 - a context manager
+    """Start what a benchmark needs (as start-all does) and leave the services as they were found."""
+    from apps.benchmarks import bring_up
+
+    say = lambda line: console.print(line, highlight=False)  # noqa: E731
+    if _is_local(runtime):
+        return bring_up.local_services(runtime, groups, say, {"producer": _seed_if_missing})
+    answering = lambda: bring_up.services_answer(load(KafkaSettings).bootstrap_servers, _database_url(runtime))  # noqa: E731
+    return bring_up.docker_services(runtime, answering, say)
+
+
+def _seed_if_missing() -> None:
+    """Seed (as start-all does) unless the users topic already holds the catalogue: the producer needs it."""
+    from apps.seeders.realtime_generator import published_count
+
+    runtime = _runtime()
+    if published_count(_kafka_settings(runtime, _role("admin")), "users") < load(GeneratorSettings).seed_users:
+        seed(None, None)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
