@@ -75,11 +75,13 @@ def kafka_ceilings(
             m("producer_perf_throughput", float(summary[0]), "msg/s"),
             m("producer_perf_mb", float(summary[1]), "MB/s"),
         ]
-        rows.append(m("producer_perf_broker_cpu_us", sum(ledger.seconds.values()) / records * 1e6, "us/msg"))
+        broker_s = sum(ledger.seconds.values()) if ledger.observed else float("nan")  # no PIDs: not ours
+        rows.append(m("producer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
         consume = ["--bootstrap-server", kafka.bootstrap_servers, "--topic", topic, "--messages", str(records),
                    "--group", f"{topic}-group"]  # fmt: skip
-        lines = [line for line in _tool(classpath, "ConsumerPerformance", consume).splitlines() if "," in line]
-        values = dict(zip([h.strip() for h in lines[0].split(",")], lines[-1].split(","), strict=False))
+        lines = _tool(classpath, "ConsumerPerformance", consume).splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("start.time"))  # header, then the figures
+        values = dict(zip([h.strip() for h in lines[at].split(",")], lines[at + 1].split(","), strict=False))
         rows.append(m("consumer_perf_throughput", float(values["nMsg.sec"]), "msg/s"))
         rows.append(m("consumer_perf_fetch_throughput", float(values["fetch.nMsg.sec"]), "msg/s"))
         return rows

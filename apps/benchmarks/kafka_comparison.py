@@ -5,8 +5,10 @@ upserts), ``on_kafka`` (EventProducer; consumer processes apply the events). Sce
 ``steady`` (closed loop: the application's capacity), ``burst`` (a base rate, 10x for a while,
 base again) and ``outage`` (the base rate while PostgreSQL is stopped in the middle; local
 runtime only). Each scenario x mode runs in its own PostgreSQL schema (and, ON, its own topics
-and groups, reconciled with ``verify``). Writes ``reports/benchmark_kafka_<ts>.csv`` and
-``.png`` and prints a Markdown summary. Read GUIDE/KAFKA_BENCHMARK_GUIDE.md for the figures.
+and groups, reconciled with ``verify``). Each scenario x mode also reports every process's CPU
+per event (``proc_cpu``); after the scenarios each stage's ceiling is measured on the same
+cluster (``stages``). Writes ``reports/benchmark_kafka_<ts>.csv`` and ``.png`` and prints a
+Markdown summary. Read GUIDE/KAFKA_BENCHMARK_GUIDE.md for the figures.
 """
 
 from __future__ import annotations

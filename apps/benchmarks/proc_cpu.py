@@ -70,6 +70,11 @@ class CpuLedger:
                 self._last[(name, pid)] = seconds
 
     @property
+    def observed(self) -> bool:
+        """At least one process was read (False when no component had a PID, e.g. brokers not ours)."""
+        return bool(self._last)
+
+    @property
     def seconds(self) -> dict[str, float]:
         """CPU seconds each component spent inside the window."""
         spent: dict[str, float] = dict.fromkeys(self.components, 0.0)
