@@ -341,7 +341,7 @@ def verify(
 def benchmark(
     ctx: typer.Context, name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")]
 ) -> None:
-    """Run a benchmark against the running services and write reports/ (extra options passed on)."""
+    """Run a benchmark and write reports/; starts Kafka and PostgreSQL if needed, stops them after."""
     modules = {
         "kafka": "apps.benchmarks.kafka_comparison",
         "realtime": "apps.benchmarks.realtime_comparison",
@@ -350,7 +350,31 @@ def benchmark(
     }
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")
-    _run_module(modules[name], ctx.args, child_environment(_runtime(), _role("admin")))
+    runtime = _runtime()
+    with _benchmark_services(runtime, ("consumers", "producer") if "--live" in ctx.args else ()):
+        _run_module(modules[name], ctx.args, child_environment(runtime, _role("admin")))
+
+
+def _benchmark_services(runtime: Runtime, groups: tuple[str, ...]):  # noqa: ANN202 - a context manager
+    """Start what a benchmark needs (as start-all does) and leave the services as they were found."""
+    from apps.benchmarks import bring_up
+
+    say = lambda line: console.print(line, highlight=False)  # noqa: E731
+    if is_local(runtime):
+        return bring_up.local_services(runtime, groups, say, {"producer": _seed_if_missing})
+    kafka = _kafka_settings(runtime, _role("admin"))
+    answering = lambda: bring_up.services_answer(kafka, _database_url(runtime))  # noqa: E731
+    return bring_up.docker_services(runtime, answering, say)
+
+
+def _seed_if_missing() -> None:
+    """Seed (as start-all does) unless the users topic already holds the catalogue: the producer needs it."""
+    from apps.pipeline.produce import published_count
+    from common.entities import USERS
+
+    runtime = _runtime()
+    if published_count(_kafka_settings(runtime, _role("admin")), USERS.topic) < load(GeneratorSettings).seed_users:
+        seed(None, None)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -85,6 +85,16 @@ def test_kafka_comparison_short(runtime, kafka_settings, database_url, tmp_path:
                 assert metrics["verify_ok"] == "1", f"verify failed after ON {scenario}"
                 assert metrics["lost_events"] == "0" and metrics["rows_mismatched"] == "0"
     assert all(r["cpu_count"] and r["postgres"] and r["settings"] for r in rows)
+    steady_on = {r["metric"]: r["value"] for r in rows if r["scenario"] == "steady" and r["mode"] == "on_kafka"}
+    per_process = {f"cpu_us_per_event_{n}" for n in ("app", "kafka-1", "kafka-2", "kafka-3", "postgres")}
+    per_process |= {"cpu_us_per_event_consumer-orders", "cpu_us_per_event_total"}
+    assert {"app_queued_throughput", "e2e_clock", *per_process} <= steady_on.keys()
+    assert steady_on["e2e_clock"] in ("commit_timestamp", "pre_commit_clock")
+    ceilings = {r["metric"] for r in rows if r["mode"].startswith("ceiling_")}
+    assert "raw_binary_copy_throughput" in ceilings
+    if getattr(runtime, "supervisor", None) is not None:
+        assert {"producer_perf_throughput", "producer_perf_broker_cpu_us", "consumer_perf_throughput"} <= ceilings
+    assert "Ceilings, measured in this run:" in result.summary
     _assert_png(result.chart)
     assert "Goals:" in result.summary
 

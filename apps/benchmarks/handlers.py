@@ -152,6 +152,7 @@ class KafkaPublisher:
         self.producer = EventProducer(kafka, topics=topics, on_delivery=self._delivered, client_id="bench-app")
         self.errors = self.lost = 0
         self.durable: list[float] = []
+        self.acked_at: list[float] = []  # perf_counter() of each acknowledgement: the app-side ON rate
         for event in warm_up:
             # The wrapper looks each topic up once, on first use; a running service has long paid
             # for that, so the benchmark pays it before the clock starts (nothing is sent).
@@ -159,6 +160,7 @@ class KafkaPublisher:
 
     def _delivered(self, event: Event, error: object) -> None:
         if error is None:
+            self.acked_at.append(time.perf_counter())
             self.durable.append((datetime.now(UTC) - event.produced_at).total_seconds())  # type: ignore[operator]
             if self.on_acked is not None:
                 self.on_acked(event)

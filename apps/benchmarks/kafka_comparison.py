@@ -5,8 +5,10 @@ upserts), ``on_kafka`` (EventProducer; consumer processes apply the events). Sce
 ``steady`` (closed loop: the application's capacity), ``burst`` (a base rate, 10x for a while,
 base again) and ``outage`` (the base rate while PostgreSQL is stopped in the middle; local
 runtime only). Each scenario x mode runs in its own PostgreSQL schema (and, ON, its own topics
-and groups, reconciled with ``verify``). Writes ``reports/benchmark_kafka_<ts>.csv`` and
-``.png`` and prints a Markdown summary. Read GUIDE/KAFKA_BENCHMARK_GUIDE.md for the figures.
+and groups, reconciled with ``verify``). Each scenario x mode also reports every process's CPU
+per event (``proc_cpu``); after the scenarios each stage's ceiling is measured on the same
+cluster (``stages``). Writes ``reports/benchmark_kafka_<ts>.csv`` and ``.png`` and prints a
+Markdown summary. Read GUIDE/KAFKA_BENCHMARK_GUIDE.md for the figures.
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from apps.benchmarks import scratch
+from apps.benchmarks import commit_times, scratch, stages
 from apps.benchmarks.charts import kafka_chart
 from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
+from apps.benchmarks.flame import flame_graphs
 from apps.benchmarks.handlers import BatchedWriter, Handler, KafkaPublisher, SingleRowWriter
 from apps.benchmarks.load import Outage, Phase, drive, entity_stream, release_times
 from apps.benchmarks.outcome import (
+    acknowledged,
     burst_window,
     expected_versions,
     measurements,
@@ -33,6 +37,7 @@ from apps.benchmarks.outcome import (
     read_rows,
     wait_caught_up,
 )
+from apps.benchmarks.proc_cpu import CpuLedger
 from apps.benchmarks.sampler import ResourceSampler, supervised
 from apps.benchmarks.summary import kafka_summary
 from apps.verify import verify
@@ -60,6 +65,7 @@ class Sizes:
     batch_size: int = 1_000  # off_batched
     instances: int = 1  # consumer processes per entity (ON)
     drain_timeout_s: float = 240
+    ceiling_records: int = 300_000  # ProducerPerformance / ConsumerPerformance messages
 
     def schedules(self) -> dict[str, list[float] | None]:
         burst = [Phase(self.calm_s, self.rate), Phase(self.burst_s, self.rate * self.burst_factor)]
@@ -70,7 +76,17 @@ class Sizes:
         }
 
 
-SHORT = Sizes(events=2_000, rate=40, burst_s=4, calm_s=2, outage_s=5, margin_s=3, catalogue=200, drain_timeout_s=120)
+SHORT = Sizes(
+    events=2_000,
+    rate=40,
+    burst_s=4,
+    calm_s=2,
+    outage_s=5,
+    margin_s=3,
+    catalogue=200,
+    drain_timeout_s=120,
+    ceiling_records=20_000,
+)
 
 
 @dataclass
@@ -89,14 +105,22 @@ def run_mode(
     runtime: object,
     sizes: Sizes,
     scenario: str,
+    schema: str,
     mode: str,
     events: list[Event],
     times: list[float] | None,
     progress: object,
+    flame: Path | None = None,
 ) -> tuple[list[Measurement], list[int]]:
-    """One scenario x mode in the schema at ``url``; returns its rows and its per-second timeline."""
+    """One scenario x mode in ``schema`` (at ``url``); returns its rows and its per-second timeline.
+
+    App-side figures count what the application got back: commits (single), buffered events
+    (batched), acknowledgements (ON). End-to-end latency is, per event, the commit of the
+    transaction that applied it minus ``produced_at`` (``apps.benchmarks.commit_times``).
+    """
     fleet = None
     extra: list[Measurement] = []
+    e2e, clock = [], "after_commit"
     with (
         scratch.scratch_topics(kafka, f"bench-{uuid.uuid4().hex[:8]}")
         if mode == "on_kafka"
@@ -104,6 +128,7 @@ def run_mode(
     ):
         handler: Handler
         if topics is not None:
+            commit_times.install(url, schema)
             fleet = scratch.ConsumerFleet(kafka, url, topics, sizes.instances)
             fleet.start()
             handler = KafkaPublisher(kafka, topics, warm_up=_one_per_topic(events))
@@ -112,8 +137,15 @@ def run_mode(
         components = {"app": lambda: [os.getpid()], "consumers": fleet.pids if fleet else list}
         components |= {"kafka": supervised(runtime, r"kafka-\d"), "postgres": supervised(runtime, "postgres")}
         outage = Outage(runtime, sizes.margin_s, sizes.outage_s) if scenario == "outage" else None
+        profiled = {"app": os.getpid()}
+        for i, process in enumerate(fleet.processes if fleet else []):
+            profiled[f"consumer_{scratch.ENTITIES[i // sizes.instances]}_{i % sizes.instances + 1}"] = process.pid
         try:
-            with ResourceSampler(components) as sampler:
+            with (
+                ResourceSampler(components) as sampler,
+                CpuLedger(stages.components(runtime, fleet)) as ledger,
+                flame_graphs(profiled, flame, Console()) if flame and fleet else nullcontext(),
+            ):
                 if outage:
                     outage.begin()
                 run = drive(handler, events, times, progress)  # type: ignore[arg-type]
@@ -125,6 +157,7 @@ def run_mode(
                     caught_up = wait_caught_up(kafka, groups, sizes.drain_timeout_s)
             if fleet:
                 report = verify(kafka, url, fleet.targets())
+                e2e, clock = commit_times.e2e_latencies(kafka, url, schema, topics.values())
                 extra += [
                     Measurement(scenario, mode, "caught_up", int(caught_up), "bool"),
                     Measurement(scenario, mode, "verify_ok", int(report.ok), "bool"),
@@ -132,13 +165,19 @@ def run_mode(
         finally:
             if fleet:
                 fleet.stop()
-    rows = measurements(
-        scenario, mode, len(events), run, handler, read_rows(url, expected_versions(events)), sampler.usage
-    )
+    queued = run.accepted / run.seconds if run.seconds else float("nan")
+    run = acknowledged(run, handler)
+    _, last_applied, mismatched = read_rows(url, expected_versions(events))
+    e2e = e2e if topics is not None else handler.durable  # OFF: each event's own commit, timed after it
+    rows = measurements(scenario, mode, len(events), run, handler, (e2e, last_applied, mismatched), sampler.usage)
+    rows.append(Measurement(scenario, mode, "e2e_clock", clock))
+    rows += ledger.per_event(scenario, mode, len(events))
+    if topics is not None:
+        rows.append(Measurement(scenario, mode, "app_queued_throughput", queued, "events/s"))
     if scenario == "burst":
         rows += burst_window(scenario, mode, run, sizes.calm_s, sizes.burst_s, sizes.rate * sizes.burst_factor)
     if outage is not None:
-        rows += outage_window(scenario, mode, run, outage.window, getattr(handler, "peak_buffer", 0))
+        rows += outage_window(scenario, mode, run, outage.window, getattr(handler, "peak_buffer", 0), sizes.rate)
     return rows + extra, run.per_second()
 
 
@@ -155,8 +194,12 @@ def run_comparison(
     generator: GeneratorSettings | None = None,
     out_dir: Path | None = None,
     console: Console | None = None,
+    flame: bool = False,
 ) -> Comparison:
-    """Every scenario x mode; the outage scenario needs a local runtime (its supervisor)."""
+    """Every scenario x mode, then each stage's ceiling; the outage scenario needs a local runtime.
+
+    ``flame``: py-spy flame graphs of the application and the consumers in steady ON (``reports/``).
+    """
     console = console or Console()
     if getattr(runtime, "supervisor", None) is None and "outage" in scenarios:
         console.print("[yellow]outage scenario skipped: it needs the local runtime's supervisor[/]")
@@ -167,7 +210,7 @@ def run_comparison(
     stream = entity_stream(generator.locale, generator.seed, sizes.catalogue, longest)
     csv_path = report_path("kafka", out_dir)
     machine = machine_info(kafka, database_url, {"benchmark": "kafka"} | asdict(sizes))
-    rows: list[Measurement] = []
+    rows: list[Measurement] = [stages.generator_cost(generator.locale, generator.seed, sizes.catalogue, sizes.events)]
     timelines: dict[tuple[str, str], list[int]] = {}
     total = sum((len(t) if t is not None else sizes.events) * len(MODES) for t in schedules.values())
     with bench_progress(console, total) as progress:
@@ -177,13 +220,18 @@ def run_comparison(
                 progress.describe(f"{scenario} / {mode}")
                 schema = f"bench_{uuid.uuid4().hex[:8]}_{scenario}_{mode}"
                 with scratch.scratch_schema(database_url, schema) as url:
+                    profile = csv_path.with_name(csv_path.stem + "_flame") if flame and scenario == "steady" else None
                     out, timeline = run_mode(
-                        kafka, url, runtime, sizes, scenario, mode, events, times, progress.advance
+                        kafka, url, runtime, sizes, scenario, schema, mode, events, times, progress.advance, profile
                     )
                 rows += out
                 timelines[(scenario, mode)] = timeline
+        progress.describe("ceilings")
+        rows += stages.measure_ceilings(
+            kafka, database_url, runtime, stream[: sizes.events], sizes.ceiling_records, console
+        )
     write_csv(csv_path, "kafka", rows, machine)
-    chart = kafka_chart(rows, timelines, csv_path.with_suffix(".png"))
+    chart = kafka_chart([r for r in rows if r.mode in MODES], timelines, csv_path.with_suffix(".png"))
     summary = kafka_summary(rows, machine)
     console.print(summary, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {csv_path}\nchart:  {chart}")
@@ -199,6 +247,7 @@ def main(
     outage_seconds: float | None = typer.Option(None, min=1, help="PostgreSQL stopped for this long"),
     instances: int | None = typer.Option(None, min=1, max=3, help="consumer processes per entity (ON)"),
     scenario: list[str] = typer.Option(list(SCENARIOS), help="steady | burst | outage (repeatable)"),
+    flame: bool = typer.Option(False, help="py-spy flame graphs (SVG) of the app and consumers, steady ON"),
 ) -> None:
     """Run the comparison against the runtime's Kafka and PostgreSQL (``make up`` first)."""
     if unknown := set(scenario) - set(SCENARIOS):
@@ -216,7 +265,8 @@ def main(
     kafka, database = load(KafkaSettings), load(DatabaseSettings)
     runtime = local_runtime(database)  # type: ignore[arg-type]
     url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
-    run_comparison(kafka, url, runtime, sizes, tuple(scenario), load(GeneratorSettings))  # type: ignore[arg-type]
+    generator = load(GeneratorSettings)
+    run_comparison(kafka, url, runtime, sizes, tuple(scenario), generator, flame=flame)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ class DriveResult:
 
     started_at: datetime
     seconds: float = 0.0
+    start: float = 0.0  # perf_counter() at the start: acknowledgements are placed on the same clock
     latencies: list[float] = field(default_factory=list)  # release -> call returned, every event
     accepted_at: list[float] = field(default_factory=list)  # offsets of accepted events
 
@@ -90,7 +91,7 @@ def drive(
     result = DriveResult(datetime.now(UTC))
     latencies, accepted_at = result.latencies, result.accepted_at
     clock = time.perf_counter
-    start = clock()
+    start = result.start = clock()
     for i, event in enumerate(events):
         if times is None:
             release = clock()

@@ -1,15 +1,16 @@
 """End to end: wait until every event is in PostgreSQL, then turn one run into report rows.
 
-End-to-end latency comes from the rows: ``applied_at - produced_at``. ``produced_at`` is stamped
-when the application hands the event over; ``applied_at`` is PostgreSQL's ``now()`` in the
-writing transaction (its start: the commit follows within that batch's write time). A row keeps
-only its entity's latest event, so the distribution is over the events that set the final rows.
+End-to-end latency of an event is the commit of the transaction that applied it minus its
+``produced_at``, for every event: ON from the consumers' commit log (``commit_times``), OFF from
+the writer's own clock read after each commit. The rows' ``applied_at`` (PostgreSQL's ``now()``,
+the transaction's start) still gives the last write of the run for ``e2e_throughput``.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from uuid import UUID
 
@@ -54,7 +55,7 @@ def wait_caught_up(kafka: KafkaSettings, groups: dict[str, str], timeout_s: floa
 
 
 def read_rows(url: str, expected: Expected) -> tuple[list[float], datetime | None, int]:
-    """(e2e latencies in s, last ``applied_at``, rows missing or older than the stream's latest)."""
+    """(``applied_at - produced_at`` of the rows in s, last ``applied_at``, rows missing or stale)."""
     latencies: list[float] = []
     last: datetime | None = None
     mismatched = 0
@@ -114,6 +115,18 @@ def measurements(
     return rows_out
 
 
+def acknowledged(run: DriveResult, handler: Handler) -> DriveResult:
+    """ON: the run as acknowledged events (delivery reports), not events put into the client's queue.
+
+    OFF modes are returned as they are: their calls return once committed (single) or buffered (batched).
+    """
+    acked = getattr(handler, "acked_at", None)
+    if acked is None:
+        return run
+    offsets = sorted(t - run.start for t in acked)
+    return replace(run, accepted_at=offsets, seconds=max(run.seconds, offsets[-1] if offsets else 0.0))
+
+
 def burst_window(scenario: str, mode: str, run: DriveResult, calm_s: float, burst_s: float, offered: float) -> list:
     """Accepted events/s before and during the burst, next to the offered burst rate."""
     return [
@@ -123,11 +136,17 @@ def burst_window(scenario: str, mode: str, run: DriveResult, calm_s: float, burs
     ]
 
 
-def outage_window(scenario: str, mode: str, run: DriveResult, window: tuple[float, float], peak_buffer: int) -> list:
-    """Accepted events/s before and while PostgreSQL was down (``outage_ratio`` = during / before)."""
+def outage_window(
+    scenario: str, mode: str, run: DriveResult, window: tuple[float, float], peak_buffer: int, offered: float
+) -> list:
+    """Events/s while PostgreSQL was down vs before it, at the same offered rate (``outage_ratio``).
+
+    The window before the outage is the steady state at the offered load; ON counts acknowledged events.
+    """
     (start, end), before = window, run.rate_between(0, window[0])
     during = run.rate_between(start, min(end, run.seconds))
     return [
+        Measurement(scenario, mode, "offered_rate", offered, "events/s"),
         Measurement(scenario, mode, "outage_start", start, "s"),
         Measurement(scenario, mode, "outage_end", end, "s"),
         Measurement(scenario, mode, "app_throughput_before", before, "events/s"),

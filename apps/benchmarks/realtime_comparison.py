@@ -30,7 +30,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from apps.benchmarks import scratch
+from apps.benchmarks import commit_times, scratch
 from apps.benchmarks.charts import realtime_chart
 from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
 from apps.benchmarks.handlers import BatchedWriter, KafkaPublisher, SingleRowWriter
@@ -64,6 +64,7 @@ class Setup:
     topics: dict[str, str]
     fleet: scratch.ConsumerFleet | None
     runtime: object | None
+    schema: str | None = None  # own pipeline: ON's scratch schema, whose commits time every event
 
     @property
     def groups(self) -> dict[str, str]:
@@ -95,7 +96,9 @@ def run_realtime(
     ):
         fleet = None if live else scratch.ConsumerFleet(kafka, on_url, topics, instances)
         targets = fleet.targets() if fleet else [Target.production(s) for s in CONSUMERS.values()]
-        setup = Setup(off_url, on_url, targets, topics, fleet, runtime)
+        setup = Setup(off_url, on_url, targets, topics, fleet, runtime, None if live else f"{tag}_on")
+        if setup.schema is not None:
+            commit_times.install(on_url, setup.schema)
         try:
             latencies, lag, facts, usage = _measure(
                 kafka,
@@ -183,7 +186,12 @@ def _measure(
     facts = {("on_kafka", "caught_up"): int(caught_up), ("off_direct", "errors"): direct.errors}
     if setup.fleet is not None:  # live: the generator service keeps publishing, verify would race it
         facts[("on_kafka", "verify_ok")] = int(verify(kafka, setup.on_url, setup.targets).ok)
-    latencies = {"off_direct": rows_since(setup.off_url, since), "on_kafka": rows_since(setup.on_url, since)}
+    # Every event: its commit, timed after it (OFF: the writer's own clock; ON: the commit log).
+    # --live reads the production tables, where only the rows' applied_at (transaction start) is known.
+    on = rows_since(setup.on_url, since)
+    if setup.schema is not None:
+        on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since)
+    latencies = {"off_direct": direct.durable, "on_kafka": on}
     return latencies, lag, facts, sampler.usage
 
 

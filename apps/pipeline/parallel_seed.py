@@ -18,18 +18,19 @@ from typing import Any
 from collect.pools import build_pools
 from collect.product_generator import ProductGenerator
 from collect.user_generator import UserGenerator
+from common.entities import PRODUCTS, USERS
 from common.events import Event
 from common.settings import GeneratorSettings, KafkaSettings
 from kafka.producer.producer import CloseReport, EventProducer
 
 PROGRESS_EVERY = 2_000
-PARTS = ("users", "products")
+PARTS = (USERS.topic, PRODUCTS.topic)
 
 
 def part_events(settings: GeneratorSettings, part: str) -> Iterable[Event]:
     """One half of the catalogue, exactly as the realtime generator rebuilds it."""
     pools = build_pools(settings.locale, settings.seed)
-    if part == "users":
+    if part == USERS.topic:
         return UserGenerator(pools, settings.seed).catalogue(settings.seed_users)
     return ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
 
@@ -52,7 +53,7 @@ def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: 
                    topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
     """The child: send the products, report back through ``conn``."""
     producer = EventProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
-    for index, event in enumerate(part_events(settings, "products"), start=1):
+    for index, event in enumerate(part_events(settings, PRODUCTS.topic), start=1):
         producer.send(event)
         if index % PROGRESS_EVERY == 0:
             sent.value = index

@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from apps.pipeline.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, bulk, combine, part_events
+from common.entities import USERS
 from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
@@ -68,7 +69,7 @@ def seed_catalogue(
             progress.update(task, completed=producer.stats.sent + (child.sent.value if child else 0),
                             acked=producer.stats.acked)  # fmt: skip
 
-        for index, event in enumerate(part_events(settings, "users") if child else catalogue_events(settings), 1):
+        for index, event in enumerate(part_events(settings, USERS.topic) if child else catalogue_events(settings), 1):
             producer.send(event)
             if index % PROGRESS_EVERY == 0:
                 show()

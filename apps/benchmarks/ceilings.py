@@ -1,0 +1,124 @@
+"""Each stage's own ceiling, measured in the same run as the pipeline it is held against.
+
+- Kafka's own ``ProducerPerformance`` and ``ConsumerPerformance`` (the provisioned kafka-tools
+  jar, ``.runtime/kafka-libs/<version>/``) on a topic configured like ours, with the run's real
+  payloads and the producer settings of our client (acks=all, idempotence, linger, batch, lz4);
+  the brokers' CPU per message is read from ``/proc`` around the producer run;
+- raw COPY in the sink's own format (``FORMAT BINARY``, same column types) into the same tables,
+  one transaction: PostgreSQL's ceiling for these rows, without staging or conflict handling.
+
+See GUIDE/KAFKA_BENCHMARK_GUIDE.md and ../shared/ANCHORS.md for how they are read.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+from confluent_kafka.admin import NewTopic
+from sqlalchemy import text
+
+from apps.benchmarks.common import Measurement
+from apps.benchmarks.proc_cpu import CpuLedger
+from apps.runtime.checks import java_binary
+from common.entities import event_row, topic_of
+from common.events import Event
+from common.settings import KafkaSettings, RuntimeSettings
+from database import crud
+from database.database import make_engine
+from database.models import TABLES
+from kafka import clients
+
+Say = Callable[[str], None]
+
+
+def tools_classpath(settings: RuntimeSettings) -> str | None:
+    """``<libs>/<version>/*`` when the kafka-tools jar is provisioned there, else None."""
+    libs = settings.kafka_libs_dir / settings.kafka_version
+    return f"{libs}/*" if any(libs.glob("kafka-tools-*.jar")) else None
+
+
+def _tool(classpath: str, main: str, args: Sequence[str], timeout_s: float = 600) -> str:
+    argv = [java_binary(), "-Xmx512m", "-cp", classpath, f"org.apache.kafka.tools.{main}", *args]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{main} exit {done.returncode}: {(done.stderr or done.stdout).strip()[-300:]}")
+    return done.stdout
+
+
+def kafka_ceilings(
+    kafka: KafkaSettings, classpath: str, payloads: Iterable[bytes], records: int, brokers: dict[str, Callable]
+) -> list[Measurement]:
+    """ProducerPerformance (msg/s, MB/s, brokers' CPU us/msg) then ConsumerPerformance on its topic."""
+    topic = f"ceiling-{uuid.uuid4().hex[:8]}"
+    admin = clients.admin(kafka, "bench-admin")
+    config = {"min.insync.replicas": "2", "compression.type": "lz4"}
+    admin.create_topics([NewTopic(topic, 3, 3, config=config)])[topic].result(60)
+    with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as handle:
+        handle.write(b"\n".join(p.replace(b"\n", b" ") for p in payloads) + b"\n")
+    props = [f"bootstrap.servers={kafka.bootstrap_servers}", "acks=all", "enable.idempotence=true",
+             f"compression.type={kafka.compression_type}", f"linger.ms={kafka.linger_ms}",
+             f"batch.size={kafka.batch_size}"]  # fmt: skip
+    produce = ["--topic", topic, "--num-records", str(records), "--throughput", "-1",
+               "--payload-file", handle.name, "--producer-props", *props]  # fmt: skip
+    m = lambda metric, value, unit: Measurement("steady", "ceiling_kafka_tools", metric, value, unit)  # noqa: E731
+    try:
+        with CpuLedger(brokers) as ledger:
+            out = _tool(classpath, "ProducerPerformance", produce)
+        summary = re.findall(r"([\d.]+) records/sec \(([\d.]+) MB/sec\)", out)[-1]
+        rows = [
+            m("producer_perf_throughput", float(summary[0]), "msg/s"),
+            m("producer_perf_mb", float(summary[1]), "MB/s"),
+        ]
+        broker_s = sum(ledger.seconds.values()) if ledger.observed else float("nan")  # no PIDs: not ours
+        rows.append(m("producer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
+        consume = ["--bootstrap-server", kafka.bootstrap_servers, "--topic", topic, "--messages", str(records),
+                   "--group", f"{topic}-group"]  # fmt: skip
+        lines = _tool(classpath, "ConsumerPerformance", consume).splitlines()
+        at = next(i for i, line in enumerate(lines) if line.startswith("start.time"))  # header, then the figures
+        values = dict(zip([h.strip() for h in lines[at].split(",")], lines[at + 1].split(","), strict=False))
+        rows.append(m("consumer_perf_throughput", float(values["nMsg.sec"]), "msg/s"))
+        rows.append(m("consumer_perf_fetch_throughput", float(values["fetch.nMsg.sec"]), "msg/s"))
+        return rows
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
+        admin.delete_topics([topic], operation_timeout=30)
+
+
+def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurement]:
+    """Rows/s of a plain binary COPY of the events' rows into their (emptied) tables, one transaction.
+
+    Run it in a scratch schema: the tables are emptied before and after.
+    """
+    rows = {  # the newest version per key, as the sink keeps: a plain COPY takes each key once
+        name: crud.latest_per_key([event_row(e.stamped()) for e in events if topic_of(e) == name], crud.key_of(table))
+        for name, table in TABLES.items()
+    }
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+        started = time.perf_counter()
+        with engine.begin() as conn:
+            raw = conn.connection.driver_connection
+            for name, table in TABLES.items():
+                plan = crud._copy_plan(table)  # the sink's own columns and binary types
+                with (
+                    raw.cursor() as cur,
+                    cur.copy(f'COPY "{name}" ({", ".join(plan.names)}) FROM STDIN (FORMAT BINARY)') as copy,
+                ):
+                    copy.set_types(plan.types)
+                    for row in rows[name]:
+                        copy.write_row([row[n] for n in plan.names])
+        seconds = time.perf_counter() - started
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+    finally:
+        engine.dispose()
+    copied = sum(len(r) for r in rows.values())
+    return [Measurement("steady", "ceiling_postgres", "raw_binary_copy_throughput", copied / seconds, "rows/s")]

@@ -1,0 +1,64 @@
+"""The pieces behind the benchmark report's labels, without a cluster: CPU ledger, acks, summary lines."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from apps.benchmarks.common import Measurement
+from apps.benchmarks.load import DriveResult
+from apps.benchmarks.outcome import acknowledged
+from apps.benchmarks.proc_cpu import CpuLedger, cpu_seconds
+from apps.benchmarks.stages import stage_lines
+from apps.benchmarks.summary import kafka_goals
+
+
+def test_the_ledger_counts_a_busy_process_and_not_an_idle_one() -> None:
+    busy = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 1.0\nwhile time.time() < end: pass"]
+    )
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1.0)"])
+    time.sleep(0.2)  # both interpreters started: their start-up CPU is before the window
+    try:
+        with CpuLedger({"busy": lambda: [busy.pid], "idle": lambda: [idle.pid]}, interval_s=0.1) as ledger:
+            busy.wait(10)
+            idle.wait(10)
+    finally:
+        busy.kill(), idle.kill()
+    spent = ledger.seconds
+    assert spent["busy"] > 0.4, spent  # it spun for about 0.8 s inside the window
+    assert spent["idle"] < 0.1, spent
+    assert cpu_seconds(busy.pid) is None  # gone: no reading, no error
+    rows = {r.metric: r.value for r in ledger.per_event("steady", "m", 1000)}
+    assert rows["cpu_us_per_event_busy"] > 400 and "cpu_us_per_event_total" in rows
+
+
+def test_on_counts_acknowledged_events_not_queued_ones() -> None:
+    run = DriveResult(datetime.now(UTC), seconds=1.0, start=100.0, accepted_at=[0.1 * i for i in range(10)])
+    half_acked = SimpleNamespace(acked_at=[100.5, 101.0, 102.0, 103.0, 104.0])  # the last ack 4 s after the start
+    acked = acknowledged(run, half_acked)
+    assert acked.accepted == 5 and acked.seconds == 4.0
+    assert acked.rate_between(0, 2) == 1.0  # acks at 0.5 and 1.0 s, not the ten queued in the first second
+    assert acknowledged(run, SimpleNamespace()) is run  # OFF: the call returned once committed or buffered
+
+
+def test_the_summary_reports_ceilings_and_retires_the_batched_goal() -> None:
+    rows = [
+        Measurement("steady", "on_kafka", "e2e_throughput", 10_000.0),
+        Measurement("steady", "on_kafka", "app_throughput", 20_000.0),
+        Measurement("steady", "off_batched", "e2e_throughput", 50_000.0),
+        Measurement("steady", "on_kafka", "cpu_us_per_event_kafka-1", 20.0),
+        Measurement("steady", "on_kafka", "cpu_us_per_event_total", 100.0),
+        Measurement("steady", "generator", "cpu_us_per_event_generator", 30.0),
+        Measurement("steady", "ceiling_kafka_tools", "producer_perf_throughput", 60_000.0),
+    ]
+    text = "\n".join(stage_lines(rows))
+    assert "| kafka-1 | 20.0 |" in text and "| generator | 30.0 |" in text
+    assert "[PASS] sustained e2e ON >= 0.4x ProducerPerformance: 10,000 / 60,000 = 0.17x" not in text
+    assert "[MISS] sustained e2e ON >= 0.4x ProducerPerformance" in text
+    goals = "\n".join(kafka_goals(rows))
+    assert "[info] ON e2e / OFF batched e2e" in goals and "0.20x" in goals
+    assert "e2e throughput >= OFF batched" not in goals
