@@ -108,6 +108,17 @@ def test_kafka_counts_as_external_only_when_set_and_not_the_local_cluster(
     assert {"kafka-1", "postgres"} <= {p.name for p in runtime.programs()}
 
 
+def test_the_local_postgres_url_is_not_external(tmp_path: Path) -> None:
+    """manage.py hands the runtime's own URL to the benchmarks and chaos it starts: still ours to stop."""
+    parent = _runtime(tmp_path)
+    child = _runtime(tmp_path, db_url=parent.child_env()["PIPELINE_DATABASE_URL"])
+    assert not child.external_db and child.names("database") == ["postgres"]
+    assert child.database_url == parent.database_url
+    port = RuntimeSettings().postgres_port
+    assert not _runtime(tmp_path, db_url=f"postgresql://u:p@localhost:{port}/p").external_db
+    assert _runtime(tmp_path, db_url=f"postgresql://u:p@localhost:{port + 1}/p").external_db  # another server
+
+
 def test_starting_a_group_with_nothing_running_says_make_up(tmp_path: Path) -> None:
     with pytest.raises(RuntimeProblem, match="'make up' first"):
         _runtime(tmp_path).start_group("consumers")

@@ -195,6 +195,9 @@ def _produce_error(settings: KafkaSettings, topic: str) -> KafkaError | None:
     except (KafkaException, SystemError) as exc:  # the fatal error may be raised from inside the delivery callback
         cause = exc if isinstance(exc, KafkaException) else exc.__cause__
         return cause.args[0] if isinstance(cause, KafkaException) else None
+    finally:  # closed now, not whenever it is collected: else it keeps reconnecting after the cluster stops
+        producer.purge()
+        producer.close()
     return KafkaError(KafkaError._MSG_TIMED_OUT)
 
 

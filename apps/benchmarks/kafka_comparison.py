@@ -38,7 +38,7 @@ from apps.benchmarks.outcome import (
     wait_caught_up,
 )
 from apps.benchmarks.proc_cpu import CpuLedger
-from apps.benchmarks.sampler import ResourceSampler, supervised
+from apps.benchmarks.sampler import ResourceSampler, supervised, supervises
 from apps.benchmarks.summary import kafka_summary
 from apps.verify import verify
 from common.events import Event, topic_of
@@ -201,8 +201,8 @@ def run_comparison(
     ``flame``: py-spy flame graphs of the application and the consumers in steady ON (``reports/``).
     """
     console = console or Console()
-    if getattr(runtime, "supervisor", None) is None and "outage" in scenarios:
-        console.print("[yellow]outage scenario skipped: it needs the local runtime's supervisor[/]")
+    if "outage" in scenarios and not supervises(runtime, "postgres"):  # external PostgreSQL: not ours to stop
+        console.print("[yellow]outage scenario skipped: it stops the local runtime's own PostgreSQL[/]")
         scenarios = tuple(s for s in scenarios if s != "outage")
     schedules = {s: times for s, times in sizes.schedules().items() if s in scenarios}
     generator = generator or GeneratorSettings()

@@ -103,3 +103,9 @@ def supervised(runtime: object, pattern: str) -> PidSource:
         return with_children(i["pid"] for i in supervisor.info() if name.fullmatch(i["name"]) and i["pid"])
 
     return pids
+
+
+def supervises(runtime: object | None, program: str) -> bool:
+    """Whether ``runtime``'s supervisord runs ``program``: on external services it runs no ``postgres``."""
+    supervisor = getattr(runtime, "supervisor", None)
+    return supervisor is not None and any(i["name"] == program for i in supervisor.info())

@@ -83,7 +83,7 @@ def consumer_scale(run: Run) -> None:
 
 def _local_postgres(run: Run) -> None:
     if run.chaos.runtime.external_db:
-        raise RuntimeProblem("db scenarios need the runtime's own PostgreSQL (PIPELINE_DATABASE_URL is set)")
+        raise RuntimeProblem("db scenarios need the runtime's own PostgreSQL (PIPELINE_DATABASE_URL names another)")
 
 
 def db_outage(run: Run) -> None:

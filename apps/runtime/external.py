@@ -1,14 +1,18 @@
 """Services the project did not start: a Kafka cluster and a PostgreSQL server that run elsewhere.
 
 ``PIPELINE_KAFKA_BOOTSTRAP_SERVERS`` set to addresses that are not the local cluster's, and
-``PIPELINE_DATABASE_URL`` set at all, make the local runtime leave that part alone: no broker
-or database process is provisioned, started or stopped, and every command uses the given
-addresses. Only the project's own Python services then run under supervisord.
+``PIPELINE_DATABASE_URL`` set to a server that is not the local runtime's, make the local runtime
+leave that part alone: no broker or database process is provisioned, started or stopped, and every
+command uses the given addresses. Only the project's own Python services then run under supervisord.
+The local services' own addresses never count as external: ``manage.py`` hands them to the
+benchmarks and chaos runs it starts, which must still see (and may stop) the runtime's PostgreSQL.
 """
 
 from __future__ import annotations
 
-from common.settings import KafkaSettings
+from sqlalchemy.engine import make_url
+
+from common.settings import DatabaseSettings, KafkaSettings
 
 
 def external_bootstrap(kafka: KafkaSettings | None, local_bootstrap: str) -> str | None:
@@ -21,6 +25,14 @@ def external_bootstrap(kafka: KafkaSettings | None, local_bootstrap: str) -> str
         return None
     given = {_loopback(a) for a in kafka.bootstrap_servers.split(",")}
     return None if given & {_loopback(a) for a in local_bootstrap.split(",")} else kafka.bootstrap_servers
+
+
+def external_database(database: DatabaseSettings, local_port: int) -> bool:
+    """Whether ``PIPELINE_DATABASE_URL`` names a PostgreSQL other than the local one on ``local_port``."""
+    if database.database_url is None:
+        return False
+    url = make_url(database.url)
+    return _loopback(f"{url.host or ''}:{url.port or 5432}") != f"127.0.0.1:{local_port}"
 
 
 def _loopback(address: str) -> str:

@@ -18,7 +18,7 @@ from apps.runtime import prerequisites
 from apps.runtime import services as svc
 from apps.runtime.checks import require_free_ports
 from apps.runtime.errors import RuntimeProblem
-from apps.runtime.external import external_bootstrap
+from apps.runtime.external import external_bootstrap, external_database
 from apps.runtime.kafka_cluster import KafkaCluster
 from apps.runtime.kafka_security import broker_tls, ensure_scram_users
 from apps.runtime.postgres_server import PostgresServer
@@ -70,7 +70,7 @@ class LocalRuntime:
         self.scale = scale or ScaleSettings()
         self.cluster = KafkaCluster(runtime, self.tls)
         self.external_kafka = external_bootstrap(kafka, self.cluster.bootstrap_servers)  # None: ours
-        self.external_db = database.database_url is not None
+        self.external_db = external_database(database, runtime.postgres_port)
         if runtime.secure and self.external_db:
             raise RuntimeProblem("PIPELINE_SECURITY=secure needs the private PostgreSQL: unset PIPELINE_DATABASE_URL")
         self.postgres = PostgresServer(
@@ -85,7 +85,7 @@ class LocalRuntime:
     # --- what runs ----------------------------------------------------------------------------
     @property
     def database_url(self) -> str:
-        if self.external_db:
+        if self.database.database_url is not None:  # external, or the URL manage.py gave its child
             return self.database.url
         return self.database.model_copy(
             update={"postgres_port": self.settings.postgres_port, "postgres_host": "127.0.0.1"}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from confluent_kafka import KafkaException
+from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic, ResourceType
 
 from common.settings import KafkaSettings, ScaleSettings, load
@@ -74,8 +74,7 @@ def _wait_for_metadata(admin: AdminClient, names: list[str], timeout_s: float) -
 def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> dict[str, list[str]]:
     """Per topic, what differs between the brokers and the definition (read back from the brokers)."""
     metadata = _wait_for_metadata(admin, [s.name for s in specs], timeout_s)
-    resources = [ConfigResource(ResourceType.TOPIC, s.name) for s in specs]
-    configs = {res.name: fut.result() for res, fut in admin.describe_configs(resources).items()}
+    configs = _topic_configs(admin, [s.name for s in specs], timeout_s)
     drift: dict[str, list[str]] = {}
     for spec in specs:
         problems = []
@@ -91,6 +90,23 @@ def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: floa
                 problems.append(f"{key}={actual} (wanted {wanted})")
         drift[spec.name] = problems
     return drift
+
+
+def _topic_configs(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
+    """Each topic's config, asked again while a broker answers UNKNOWN_TOPIC_OR_PART.
+
+    On a fresh, busy cluster a broker may not yet know a topic just created although the metadata
+    (from another broker) already shows it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resources = [ConfigResource(ResourceType.TOPIC, name) for name in names]
+        try:
+            return {res.name: fut.result() for res, fut in admin.describe_configs(resources).items()}
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.UNKNOWN_TOPIC_OR_PART or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
 
 
 def grow_partitions(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> dict[str, str]:
