@@ -22,11 +22,13 @@ from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
 from common.logging import configure_logging
 from common.settings import KafkaSettings, SettingsError, load
 from kafka import clients
-from kafka.dead_letter import ORIGINAL_TOPIC, REASON_HEADERS
+from kafka.dead_letter import ORIGINAL_TOPIC
+from kafka.dead_letter import REASON_HEADERS as LETTER_HEADERS
 from kafka.offsets import partition_offsets
 from kafka.topics import ENTITY_TOPICS, spec_for
 
 log = logging.getLogger("dlq-replay")
+REASON_HEADERS = frozenset(LETTER_HEADERS)  # dropped when a letter goes back to its topic
 
 
 @dataclass
