@@ -13,9 +13,8 @@ from common.settings import PROJECT_ROOT
 
 PACKAGES = ("apps", "kafka", "database", "common", "collect")
 ENTITY_NAMES = {"users", "products", "orders"}
-# The registry and the table models name the entities; the sales aggregates use "orders" and
-# "products" as keys of verify's saved fold state and as the sums' column names, not as entities.
-NAMING_ENTITIES = {"common/entities.py", "database/models.py", "database/aggregates.py", "apps/verify/aggregates.py"}
+# Only the registry and the table models name the entities.
+NAMING_ENTITIES = {"common/entities.py", "database/models.py"}
 CLIENT_CLASSES = {"AdminClient", "Producer", "Consumer"}
 # The factory itself, and the local runtime's provisioning clients (the broker's super user on the
 # internal listener, before any pipeline principal exists).

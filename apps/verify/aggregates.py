@@ -40,24 +40,24 @@ def accepted(schema: type[BaseModel], key: bytes | None, value: bytes | None) ->
 
 def empty_state() -> State:
     """The state before the first event."""
-    return {"orders": {}, "products": {}, "customers": {}}
+    return {"order_states": {}, "product_minutes": {}, "customers": {}}
 
 
 def fold(state: State, event: OrderEvent) -> State:
     """Apply one order event; updates ``state`` in place and returns it (no I/O)."""
     order = str(event.entity_id)
     payload = event.payload
-    known = state["orders"].get(order)  # [version, status, event_id]
+    known = state["order_states"].get(order)  # [version, status, event_id]
     if known is not None and known[0] == event.version and known[2] != str(event.event_id):
         return state  # version conflict: set aside by the consumer
     was_paid = known is not None and known[1] in PAID_STATES
     sign = 1 if payload.status == "paid" else (-1 if payload.status == "cancelled" and was_paid else 0)
     if known is None or event.version > known[0]:
-        state["orders"][order] = [event.version, payload.status, str(event.event_id)]
+        state["order_states"][order] = [event.version, payload.status, str(event.event_id)]
     if sign:
         at = event.occurred_at.astimezone(UTC)
         minute = at.replace(second=0, microsecond=0).isoformat()
-        product = state["products"].setdefault(f"{payload.product_id}|{minute}", [0, 0, "0"])
+        product = state["product_minutes"].setdefault(f"{payload.product_id}|{minute}", [0, 0, "0"])
         product[0] += sign
         product[1] += sign * payload.quantity
         product[2] = str(Decimal(product[2]) + sign * payload.total_amount)
@@ -92,12 +92,12 @@ Tables = dict[str, dict[str, tuple[Any, ...]]]  # as read by ``read_tables``: sa
 def compare(state: State, tables: Tables) -> SalesReport:
     """Exact comparison; a row that is zero on one side and absent on the other is equal."""
     report = SalesReport()
-    expected_products = {k: (v[0], v[1], Decimal(v[2])) for k, v in state["products"].items()}
+    expected_products = {k: (v[0], v[1], Decimal(v[2])) for k, v in state["product_minutes"].items()}
     expected_customers = {k: (v[0], Decimal(v[1]), v[2]) for k, v in state["customers"].items()}
     report.products = sum(1 for v in expected_products.values() if any(v[:2]) or v[2])
     report.customers = len(expected_customers)
-    zeros = {"products": (0, 0, Decimal(0)), "customers": (0, Decimal(0), None)}
-    for name, expected in (("products", expected_products), ("customers", expected_customers)):
+    zeros = {"product_minutes": (0, 0, Decimal(0)), "customers": (0, Decimal(0), None)}
+    for name, expected in (("product_minutes", expected_products), ("customers", expected_customers)):
         actual = tables[name]
         for key in sorted(expected.keys() | actual.keys()):
             want, got = expected.get(key, zeros[name]), actual.get(key, zeros[name])
@@ -125,7 +125,7 @@ def _show(values: tuple[Any, ...]) -> str:
 def as_tables(products: list[Any], customers: list[Any]) -> Tables:
     """Rows from ``database.aggregates.sales_rows`` keyed like the state."""
     return {
-        "products": {table_key(p, m): (o, u, r) for p, m, o, u, r in products},
+        "product_minutes": {table_key(p, m): (o, u, r) for p, m, o, u, r in products},
         "customers": {
             str(u): (o, s, None if last is None else last.astimezone(UTC).isoformat()) for u, o, s, last in customers
         },

@@ -34,7 +34,7 @@ class SalesFold(JsonFold):
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.name = f"sales:{target.topic}"
+        self.name = f"sales/v2:{target.topic}"  # v2: state keys renamed; a new name starts a fresh fold
         self.sources = {target.topic: target.spec.schema}
         self.report: SalesReport | None = None
 
