@@ -11,10 +11,11 @@ from pydantic import ValidationError
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
+from common.entities import entity_of
 from common.events import EVENT_SCHEMAS, OrderEvent, OrderPayload, UserEvent, topic_of
+from kafka.consumer import Rejection, decode
 from kafka.producer.serializers import (
     SerializationError,
-    deserialize,
     headers_of,
     key_of,
     serialize,
@@ -36,7 +37,7 @@ def test_every_event_type_round_trips(events: list) -> None:
     seen = set()
     for event in events:
         stamped = stamp(event, NOW)
-        back = deserialize(topic_of(event), serialize(stamped))
+        back = decode(entity_of(topic_of(event)).schema, serialize(stamped))  # as the consumer reads it
         assert back == stamped and back.produced_at == NOW
         seen.add(event.event_type)
     assert {"user.created", "user.updated", "product.created", "product.updated", "order.created"} <= seen
@@ -120,10 +121,10 @@ def test_bad_email_and_unknown_topic() -> None:
     }
     with pytest.raises(ValidationError, match=r"payload.email\n  String should match pattern"):
         UserEvent.model_validate(user)
-    with pytest.raises(ValueError, match="no event schema for topic 'payments'"):
-        deserialize("payments", b"{}")
-    with pytest.raises(ValidationError, match="Invalid JSON"):
-        deserialize("orders", b"{not json")
+    with pytest.raises(ValueError, match="'payments' is not an entity topic"):
+        entity_of("payments")
+    rejected = decode(OrderEvent, b"{not json")
+    assert isinstance(rejected, Rejection) and rejected.kind == "decode" and "Invalid JSON" in rejected.error
 
 
 def test_only_pipeline_events_are_sent() -> None:

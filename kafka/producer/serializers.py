@@ -13,7 +13,6 @@ from functools import cache
 from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
-from common.entities import EVENT_SCHEMAS
 from common.events import SCHEMA_VERSION, Envelope, Event
 
 CONTENT_TYPE = b"application/json"
@@ -77,13 +76,4 @@ def serialize(event: Event) -> bytes:
         raise SerializationError(f"cannot serialize {event.event_type} {event.entity_id}: {exc}") from exc
 
 
-def deserialize(topic: str, value: bytes) -> Event:
-    """Parse and validate a value read from an entity topic (raises ``ValidationError``)."""
-    try:
-        schema = EVENT_SCHEMAS[topic]
-    except KeyError:
-        raise ValueError(f"no event schema for topic {topic!r}; known: {', '.join(EVENT_SCHEMAS)}") from None
-    return schema.model_validate_json(value)  # type: ignore[return-value]
-
-
-__all__ = ["SerializationError", "ValidationError", "deserialize", "headers_of", "key_of", "serialize", "stamp"]
+__all__ = ["SerializationError", "ValidationError", "headers_of", "key_of", "serialize", "stamp"]
