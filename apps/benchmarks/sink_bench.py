@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import subprocess
 import sys
@@ -221,7 +222,9 @@ def _report(
         writer.writerow(["measurement", "rows_per_s", "ratio_vs_raw_copy", "rows", "batch", "exactly_once_cost"])
         for name, rate in results:
             cost = round(price.cost, 4) if name == exactly_once.EXACTLY_ONCE else ""
-            writer.writerow([name, round(rate), round(rate / copy_rate, 3), rows, batch, cost])
+            measured = not math.isnan(rate)  # NaN: too few rows for a steady state (said above the table)
+            ratio = round(rate / copy_rate, 3) if measured else ""
+            writer.writerow([name, round(rate) if measured else "", ratio, rows, batch, cost])
 
 
 if __name__ == "__main__":
