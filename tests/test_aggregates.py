@@ -64,7 +64,7 @@ def test_fold_rules_paid_counts_cancel_after_payment_reverses():
     assert state["customers"][str(user)][:2] == [0, "0.00"]
     never_paid = order_events(user, product, 1)[0]
     assert fold(fold(state, never_paid), _cancel(never_paid, 2))["customers"][str(user)][:2] == [0, "0.00"]
-    assert sum(p[0] for p in state["products"].values()) == 0
+    assert sum(p[0] for p in state["product_minutes"].values()) == 0
 
 
 def test_sink_deltas_equal_the_fold_in_any_batching(db):
