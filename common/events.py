@@ -143,12 +143,3 @@ class OrderEvent(_Envelope):
 
 Event = UserEvent | ProductEvent | OrderEvent
 Envelope = _Envelope  # the base every entity's event extends (a new entity's schema too)
-
-
-def __getattr__(name: str) -> object:
-    """``EVENT_SCHEMAS`` and ``topic_of`` moved to ``common/entities.py``; old imports still resolve."""
-    if name in ("EVENT_SCHEMAS", "topic_of"):
-        from common import entities
-
-        return getattr(entities, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

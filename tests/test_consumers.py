@@ -18,7 +18,7 @@ from apps.verify import Target, verify
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
-from common.events import topic_of
+from common.entities import topic_of
 from database.database import make_engine
 from database.models import TABLES
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER

@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
-from common.entities import entity_of
-from common.events import EVENT_SCHEMAS, OrderEvent, OrderPayload, UserEvent, topic_of
+from common.entities import EVENT_SCHEMAS, entity_of, topic_of
+from common.events import OrderEvent, OrderPayload, UserEvent
 from kafka.consumer import Rejection, decode
 from kafka.producer.serializers import (
     SerializationError,

@@ -17,7 +17,7 @@ from apps.verify import Target, verify
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
-from common.events import topic_of
+from common.entities import topic_of
 from kafka.config import producer_config
 from kafka.consumers import CONSUMERS, ORDER_CONSUMER
 from kafka.offsets import read_topic

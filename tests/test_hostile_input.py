@@ -16,8 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from common.entities import event_row
-from common.events import EVENT_SCHEMAS
+from common.entities import EVENT_SCHEMAS, event_row
 from kafka.consumer import Rejection, decode
 from kafka.consumers import CONSUMERS
 from tests.consumer_events import caught_up, order_events, produce, product_event, user_event, versions, wait_until

@@ -22,8 +22,8 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.entities import event_row
-from common.events import Event, topic_of
+from common.entities import event_row, topic_of
+from common.events import Event
 from common.settings import KafkaSettings
 from database.crud import upsert_latest
 from database.database import make_engine

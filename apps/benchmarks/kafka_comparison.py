@@ -41,7 +41,8 @@ from apps.benchmarks.proc_cpu import CpuLedger
 from apps.benchmarks.sampler import ResourceSampler, supervised, supervises
 from apps.benchmarks.summary import kafka_summary
 from apps.verify import verify
-from common.events import Event, topic_of
+from common.entities import topic_of
+from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load
 

@@ -20,7 +20,8 @@ from apps.benchmarks.common import Measurement, percentiles
 from apps.benchmarks.handlers import Handler
 from apps.benchmarks.load import DriveResult
 from apps.benchmarks.sampler import Usage
-from common.events import Event, topic_of
+from common.entities import topic_of
+from common.events import Event
 from common.settings import KafkaSettings
 from database.crud import row_versions
 from database.database import make_engine

@@ -34,7 +34,8 @@ from apps.pipeline.produce import run_load
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
-from common.events import Event, topic_of
+from common.entities import topic_of
+from common.events import Event
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
 from kafka import clients
