@@ -201,7 +201,10 @@ def seed(
     products: Annotated[int | None, typer.Option(help="default PIPELINE_SEED_PRODUCTS")] = None,
 ) -> None:
     """Publish the initial users and products (a one-off task, not a service)."""
-    runtime = _runtime()
+    _seed(_runtime(), users, products)
+
+
+def _seed(runtime: Runtime, users: int | None, products: int | None) -> None:
     generator = load(GeneratorSettings)
     args = ["--users", str(users if users is not None else generator.seed_users)]
     args += ["--products", str(products if products is not None else generator.seed_products)]
@@ -277,7 +280,7 @@ def start_all(seed_data: Annotated[bool, typer.Option("--seed/--no-seed")] = Tru
     runtime.up()
     runtime.start_group("console")
     if seed_data:
-        seed(None, None)
+        _seed(runtime, None, None)
     # After the seed: nine starting consumers would take most of the 2 cores it needs (issue 15);
     # they then apply the catalogue from the topics.
     runtime.start_group("consumers")
@@ -361,20 +364,20 @@ def _benchmark_services(runtime: Runtime, groups: tuple[str, ...]):  # noqa: ANN
 
     say = lambda line: console.print(line, highlight=False)  # noqa: E731
     if is_local(runtime):
-        return bring_up.local_services(runtime, groups, say, {"producer": _seed_if_missing})
+        seed_first = lambda: _seed_if_missing(runtime)  # noqa: E731
+        return bring_up.local_services(runtime, groups, say, {"producer": seed_first})
     kafka = _kafka_settings(runtime, _role("admin"))
     answering = lambda: bring_up.services_answer(kafka, _database_url(runtime))  # noqa: E731
     return bring_up.docker_services(runtime, answering, say)
 
 
-def _seed_if_missing() -> None:
+def _seed_if_missing(runtime: Runtime) -> None:
     """Seed (as start-all does) unless the users topic already holds the catalogue: the producer needs it."""
     from apps.pipeline.produce import published_count
     from common.entities import USERS
 
-    runtime = _runtime()
     if published_count(_kafka_settings(runtime, _role("admin")), USERS.topic) < load(GeneratorSettings).seed_users:
-        seed(None, None)
+        _seed(runtime, None, None)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

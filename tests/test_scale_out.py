@@ -118,9 +118,6 @@ class Checkout:
 
 
 @pytest.mark.slow
-@pytest.mark.skip(
-    reason="issue 18, open: every step passes on a real cluster, but one process of the checkout outlives its `down`"
-)
 def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start():
     base = Path(tempfile.mkdtemp(prefix="pipeline-external-"))
     base.chmod(0o755)
@@ -202,7 +199,12 @@ def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start(
     finally:
         down = ours.manage("down")
         theirs_alive = all(psutil.pid_exists(pid) for pid in their_servers)
-        leftovers = [p.pid for p in psutil.process_iter(["cmdline"]) if str(copy) in " ".join(p.info["cmdline"] or [])]
+        watchers = {reaper.pid for reaper in reapers}  # their command lines name the checkout too
+        leftovers = [
+            f"{p.pid}: {' '.join(p.info['cmdline'])}"
+            for p in psutil.process_iter(["cmdline"])
+            if p.pid not in watchers and str(copy) in " ".join(p.info["cmdline"] or [])
+        ]
         theirs.down()
         for reaper in reapers:
             reaper.kill()
