@@ -14,7 +14,8 @@ batch processed twice would count twice; ``verify`` recomputes the sums to show 
 Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``): one row per key per
 batch, folded in one pass over the batch; the arrays are sent in PostgreSQL's binary format
 (the text format quotes every element through a regular expression, 4x slower here), minutes as
-epoch minutes; the two upserts are queued in the transaction's pipeline (``database/pipeline.py``).
+epoch minutes; both upserts go in one statement (one round trip, synced on its own: never pipelined,
+see ``database/pipeline.py``).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ _CUSTOMERS = (
     " ON CONFLICT (user_id) DO UPDATE SET orders = t.orders + excluded.orders, spend = t.spend + excluded.spend,"
     " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at)"
 )
+# Every counted event moves both a product-minute and a customer: one statement, one round trip.
+_SUMS = f"WITH products AS ({_PRODUCTS}) {_CUSTOMERS}"
 Row = Mapping[str, Any]
 
 
@@ -54,12 +57,9 @@ class SalesDeltas:
     events: int = 0  # events that moved a sum
 
     def apply(self, conn: Connection) -> int:
-        """Queue the two upserts (row locks on the sums are taken here, late in the transaction)."""
-        raw = driver(conn)
+        """Upsert the sums (their row locks are taken here, late in the transaction)."""
         if self.products:
-            raw.execute(_PRODUCTS, _columns(self.products))
-        if self.customers:
-            raw.execute(_CUSTOMERS, _columns(self.customers))
+            driver(conn).execute(_SUMS, _columns(self.products) + _columns(self.customers))
         return self.events
 
 

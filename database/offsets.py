@@ -5,7 +5,8 @@ started from (what this member believes is stored) and the next offset after it.
 moves each partition only from that start; if another member moved it meanwhile (the partition
 changed hands while this one was paused), nothing matches, ``OffsetFenced`` is raised and the
 caller's transaction, rows and aggregates included, rolls back. So a batch commits once at most.
-The moves are sent in one pipeline with whatever the caller queued before (one round trip).
+All partitions move in one statement (a second only for partitions never stored), each sent with
+its own Sync: never in a pipeline, see ``database/pipeline.py``.
 """
 
 from __future__ import annotations
@@ -14,15 +15,18 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, text
 
-from database.pipeline import pipeline
+from database.pipeline import driver
 
-_UPDATE = (
-    "UPDATE consumer_offsets SET next_offset = %(next)s, updated_at = now()"
-    " WHERE group_id = %(group)s AND topic = %(topic)s AND partition = %(partition)s AND next_offset = %(start)s"
+_MOVE = (
+    "UPDATE consumer_offsets AS o SET next_offset = m.next, updated_at = now()"
+    " FROM unnest(%(partitions)s::int[], %(starts)s::bigint[], %(nexts)s::bigint[]) AS m(partition, start, next)"
+    " WHERE o.group_id = %(group)s AND o.topic = %(topic)s AND o.partition = m.partition AND o.next_offset = m.start"
+    " RETURNING o.partition"
 )
-_INSERT = (
+_CREATE = (
     "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
-    " VALUES (%(group)s, %(topic)s, %(partition)s, %(next)s) ON CONFLICT DO NOTHING"
+    " SELECT %(group)s, %(topic)s, p, n FROM unnest(%(partitions)s::int[], %(nexts)s::bigint[]) AS m(p, n)"
+    " ON CONFLICT DO NOTHING RETURNING partition"
 )
 _READ = text("SELECT partition, next_offset FROM consumer_offsets WHERE group_id = :group AND topic = :topic")
 
@@ -62,14 +66,20 @@ def advance(conn: Connection, checkpoint: Checkpoint) -> None:
     """Compare-and-set every partition of the batch, inside the caller's transaction.
 
     A row being moved by another transaction is locked until that one ends; PostgreSQL then
-    re-checks ``next_offset = :start`` against the committed value, so two writers cannot both win.
+    re-checks ``next_offset = start`` against the committed value, so two writers cannot both win.
     """
-    sent = []
-    with pipeline(conn) as raw:  # the block's end syncs: every rowcount is known after it
-        for move in checkpoint.moves:
-            params = {"group": checkpoint.group_id, "topic": checkpoint.topic, "partition": move.partition,
-                      "start": move.start, "next": move.next_offset}  # fmt: skip
-            sent.append((move.partition, raw.execute(_INSERT if move.start is None else _UPDATE, params)))
-    fenced = [partition for partition, cursor in sent if cursor.rowcount != 1]
+    raw = driver(conn)
+    base = {"group": checkpoint.group_id, "topic": checkpoint.topic}
+    stored = [m for m in checkpoint.moves if m.start is not None]
+    fresh = [m for m in checkpoint.moves if m.start is None]
+    moved: set[int] = set()
+    if stored:
+        columns = {"partitions": [m.partition for m in stored], "starts": [m.start for m in stored],
+                   "nexts": [m.next_offset for m in stored]}  # fmt: skip
+        moved |= {p for (p,) in raw.execute(_MOVE, base | columns)}
+    if fresh:
+        columns = {"partitions": [m.partition for m in fresh], "nexts": [m.next_offset for m in fresh]}
+        moved |= {p for (p,) in raw.execute(_CREATE, base | columns)}
+    fenced = sorted(m.partition for m in checkpoint.moves if m.partition not in moved)
     if fenced:
         raise OffsetFenced(checkpoint.topic, fenced)

@@ -2,14 +2,17 @@
 
 The exactly-once extras of a batch (the sums' upserts, the offsets' compare-and-set) run on the
 driver connection, in the caller's transaction: arrays go in PostgreSQL's binary format (``%b``),
-which SQLAlchemy's ``execute`` cannot ask for, and ``pipeline`` sends the queued statements
-in one round trip, syncing when the block ends (psycopg's pipeline mode; blocks nest).
+which SQLAlchemy's ``execute`` cannot ask for.
+
+Why never psycopg's pipeline mode for them: a pipelined statement is sent at once and runs, taking
+its row locks, but the server only reports the session ``idle in transaction`` (and only then arms
+``idle_in_transaction_session_timeout``) after the pipeline's Sync. A member frozen between the two
+(SIGSTOP, a long pause) kept its rows and sums locked with no timeout at all, and the member that
+took over its partitions waited on them for good (the zombie test's flake). Each statement sent on
+its own carries its Sync, so a frozen member's transaction always ends after the timeout.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 from sqlalchemy import Connection
@@ -20,11 +23,3 @@ def driver(conn: Connection) -> psycopg.Connection:
     raw = conn.connection.driver_connection
     assert isinstance(raw, psycopg.Connection), "the sink's engine uses psycopg 3"
     return raw
-
-
-@contextmanager
-def pipeline(conn: Connection) -> Iterator[psycopg.Connection]:
-    """Queue statements until the block ends, then send them at once; an error raises at the end."""
-    raw = driver(conn)
-    with raw.pipeline():
-        yield raw

@@ -30,7 +30,6 @@ from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
 from database.database import make_engine
 from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
-from database.pipeline import pipeline
 
 TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
@@ -118,12 +117,11 @@ class BatchWriter:
                 # shared rows are locked only in the last, quick statements of the transaction.
                 deltas = self.aggregate(conn, rows) if self.aggregate is not None and rows else None
                 self.last_result = upsert_latest(conn, self.table, rows, self.method)
-                if deltas is not None or checkpoint is not None:
-                    with pipeline(conn):  # sums and offsets: one round trip
-                        if deltas is not None:
-                            deltas.apply(conn)
-                        if checkpoint is not None:
-                            advance(conn, checkpoint)
+                # Each statement is synced on its own, never pipelined: see database/pipeline.py.
+                if deltas is not None:
+                    deltas.apply(conn)
+                if checkpoint is not None:
+                    advance(conn, checkpoint)
         except SinkError:
             raise
         except OffsetFenced as exc:

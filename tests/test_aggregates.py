@@ -9,6 +9,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import text
 
 from apps.verify.aggregates import as_tables, compare, empty_state, fold
 from database.aggregates import order_deltas, sales_rows
@@ -17,6 +18,7 @@ from database.errors import FencedSinkError, RejectedRecords
 from database.migrate import upgrade
 from database.models import TABLES
 from database.offsets import Checkpoint, Move, OffsetFenced, advance, stored_offsets
+from database.pipeline import driver
 from kafka.sinks.postgres_sink import PostgresSink
 from tests.consumer_events import order_events
 from tests.exactly_once_support import lifecycle_history
@@ -112,6 +114,30 @@ def test_fenced_batch_leaves_no_row_no_sum_no_offset(db):
         sink.write(events[100:], Checkpoint("g", "t", (Move(0, 40, 300),)))
     assert compare(_recomputed(events[:100]), _tables(engine)).ok
     assert sink.stored_offsets("g", "t") == {0: 100}
+
+
+def test_a_member_frozen_after_locking_the_sums_is_idle_in_transaction(db, monkeypatch):
+    """The zombie flake's cause, at the database level: with the sums and the orders locked, the
+    server must see the session idle in transaction (so ``idle_in_transaction_session_timeout``
+    ends it if the member freezes there); a pipelined, unsynced statement left it "active" for good."""
+    _url, engine, sink = db
+    states = []
+
+    def seen(conn):
+        with engine.connect() as other:
+            query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
+            states.append(other.execute(query, {"pid": driver(conn).info.backend_pid}).scalar_one())
+
+    def state_then_advance(conn, checkpoint):
+        seen(conn)  # the sums are upserted, the orders too
+        advance(conn, checkpoint)  # the real one
+        seen(conn)
+
+    monkeypatch.setattr("database.writer.advance", state_then_advance)
+    events = lifecycle_history(50)
+    sink.write(events, Checkpoint("g", "t", (Move(0, None, len(events)),)))
+    assert states == ["idle in transaction", "idle in transaction"]
+    assert sink.stored_offsets("g", "t") == {0: len(events)}
 
 
 def test_version_conflict_is_rejected_first_applied_wins(db):
