@@ -20,12 +20,12 @@ from apps.benchmarks.common import Measurement, percentiles
 from apps.benchmarks.handlers import Handler
 from apps.benchmarks.load import DriveResult
 from apps.benchmarks.sampler import Usage
-from common.entities import topic_of
+from common.entities import ENTITIES, entity_of, topic_of
 from common.events import Event
 from common.settings import KafkaSettings
 from database.crud import row_versions
 from database.database import make_engine
-from database.models import TABLES
+from database.models import table_named
 from kafka.offsets import partition_offsets
 
 Expected = dict[str, dict[UUID, int]]
@@ -33,9 +33,9 @@ Expected = dict[str, dict[UUID, int]]
 
 def expected_versions(events: Sequence[Event]) -> Expected:
     """Per table, the latest version of every entity in the stream: what the rows must hold."""
-    expected: Expected = {topic: {} for topic in TABLES}
+    expected: Expected = {entity.table: {} for entity in ENTITIES}
     for event in events:
-        latest = expected[topic_of(event)]
+        latest = expected[entity_of(topic_of(event)).table]
         if event.version > latest.get(event.entity_id, 0):
             latest[event.entity_id] = event.version
     return expected
@@ -63,12 +63,12 @@ def read_rows(url: str, expected: Expected) -> tuple[list[float], datetime | Non
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
-            for name, table in TABLES.items():
+            for name in (entity.table for entity in ENTITIES):
                 query = f"SELECT extract(epoch FROM applied_at - produced_at), applied_at FROM {name}"
                 for seconds, applied_at in conn.execute(text(query)):
                     latencies.append(float(seconds))
                     last = applied_at if last is None else max(last, applied_at)
-                actual = row_versions(conn, table)
+                actual = row_versions(conn, table_named(name))
                 mismatched += sum(1 for key, version in expected[name].items() if actual.get(key) != version)
     finally:
         engine.dispose()

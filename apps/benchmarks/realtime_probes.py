@@ -16,10 +16,10 @@ from apps.verify import Target
 from collect.clock import VersionClock
 from collect.pools import Pools
 from collect.stream import RealtimeStream
+from common.entities import ENTITIES
 from common.events import Event
 from common.settings import KafkaSettings
 from database.database import make_engine
-from database.models import TABLES
 from kafka.offsets import partition_offsets
 from kafka.producer.producer import DeliveryStats
 
@@ -61,7 +61,8 @@ def rows_since(url: str, since: datetime) -> list[float]:
     query = "SELECT extract(epoch FROM applied_at - produced_at) FROM {} WHERE produced_at >= :since"
     try:
         with engine.connect() as conn:
-            return [float(s) for t in TABLES for (s,) in conn.execute(text(query.format(t)), {"since": since})]
+            rows = (conn.execute(text(query.format(e.table)), {"since": since}) for e in ENTITIES)
+            return [float(s) for result in rows for (s,) in result]
     finally:
         engine.dispose()
 
