@@ -147,9 +147,12 @@ class KafkaPublisher:
         topics: Mapping[str, str],
         warm_up: Sequence[Event] = (),
         on_acked: Callable[[Event], None] | None = None,
+        overrides: Mapping[str, object] | None = None,
     ) -> None:
         self.on_acked = on_acked
-        self.producer = EventProducer(kafka, topics=topics, on_delivery=self._delivered, client_id="bench-app")
+        self.producer = EventProducer(
+            kafka, topics=topics, on_delivery=self._delivered, client_id="bench-app", overrides=overrides
+        )
         self.errors = self.lost = 0
         self.durable: list[float] = []
         self.acked_at: list[float] = []  # perf_counter() of each acknowledgement: the app-side ON rate
