@@ -62,8 +62,9 @@ class KafkaSettings(BaseSettings):
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
     consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
-    # A fetch returns once this much is there or the wait is over: fewer, fuller fetch requests under
-    # load, at most the wait added to an event's latency at low rates (GUIDE/KAFKA_BENCHMARK_GUIDE.md)
+    # A fetch returns once this much is there or the wait is over. librdkafka's defaults stay: the
+    # producer's linger already batches the data, so a fetch returns once per produce; 64 KiB / 25 ms
+    # made the consumers fetch every 25 ms instead and cost the brokers more (GUIDE/KAFKA_BENCHMARK_GUIDE.md)
     consumer_fetch_min_bytes: int = Field(1, ge=1, le=100_000_000)
     consumer_fetch_wait_max_ms: int = Field(500, ge=0, le=300_000)
     # Test-only: offsets in Kafka alone (at-least-once), so tests can show verify catching a double count.
