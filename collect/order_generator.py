@@ -10,6 +10,7 @@ from __future__ import annotations
 from random import Random
 from uuid import UUID
 
+from collect.built import build, replaced
 from collect.catalogue import Catalogue
 from collect.clock import Clock
 from collect.pools import pick, uuid_from
@@ -39,7 +40,8 @@ class OrderGenerator:
         rng = self._rng
         user_id, product_id, price = self.catalogue.pick(rng)
         quantity = pick(rng, _QUANTITIES)
-        payload = OrderPayload(
+        payload = build(
+            OrderPayload,
             order_id=uuid_from(rng),
             user_id=user_id,
             product_id=product_id,
@@ -62,7 +64,7 @@ class OrderGenerator:
         payload = self.open[order_id]
         forward, *other = ORDER_TRANSITIONS[payload.status]
         status = forward if rng.random() < _FORWARD_CHANCE[payload.status] or not other else other[0]
-        payload = payload.model_copy(update={"status": status})
+        payload = replaced(payload, status=status)
         if not ORDER_TRANSITIONS[status]:  # delivered or cancelled: the order is finished
             self._close(order_id)
         else:
@@ -80,7 +82,8 @@ class OrderGenerator:
 
     def _event(self, payload: OrderPayload, clock: Clock) -> OrderEvent:
         version, now = clock.tick()
-        return OrderEvent(
+        return build(
+            OrderEvent,
             event_id=uuid_from(self._rng),
             entity_id=payload.order_id,
             version=version,

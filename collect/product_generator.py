@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from random import Random
 from uuid import UUID
 
+from collect.built import build, replaced
 from collect.clock import CATALOGUE_EPOCH, Clock
 from collect.pools import Pools, pick, uuid_from
 from common.events import ProductEvent, ProductPayload
@@ -38,7 +39,8 @@ class ProductGenerator:
             category = pick(rng, pools.categories)
             brand = pick(rng, pools.brands)
             name = f"{brand} {pick(rng, pools.qualifiers)} {pick(rng, category.nouns)} {pick(rng, pools.variants)}"
-            payload = ProductPayload(
+            payload = build(
+                ProductPayload,
                 product_id=product_id,
                 name=name,
                 category=category.name,
@@ -48,7 +50,8 @@ class ProductGenerator:
             )
             self._ids.append(product_id)
             self.products[product_id] = payload
-            yield ProductEvent(
+            yield build(
+                ProductEvent,
                 event_id=event_id,
                 entity_id=product_id,
                 version=1,
@@ -71,10 +74,11 @@ class ProductGenerator:
             change["price"] = max(price, Decimal(1)) * self._price_step
         if roll > 0.3:  # units sold, or a restock when it runs low
             change["stock"] = max(old.stock - rng.randrange(1, 20), 0) if old.stock > 20 else old.stock + 200
-        payload = old.model_copy(update=change)
+        payload = replaced(old, **change)
         self.products[product_id] = payload
         version, now = clock.tick()
-        return ProductEvent(
+        return build(
+            ProductEvent,
             event_id=uuid_from(rng),
             entity_id=product_id,
             version=version,

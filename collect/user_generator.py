@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from random import Random
 from uuid import UUID
 
+from collect.built import build, replaced
 from collect.clock import CATALOGUE_EPOCH, Clock
 from collect.pools import Pools, pick, uuid_from
 from common.events import UserEvent, UserPayload
@@ -51,11 +52,10 @@ class UserGenerator:
         user_id = user_id or pick(self._rng, self._ids)
         version, now = clock.tick()
         address, city = self.pools.address(self._rng)
-        payload = self.users[user_id].model_copy(
-            update={"address": address, "city": city, "phone": self.pools.phone(self._rng)}
-        )
+        payload = replaced(self.users[user_id], address=address, city=city, phone=self.pools.phone(self._rng))
         self.users[user_id] = payload
-        return UserEvent(
+        return build(
+            UserEvent,
             event_id=uuid_from(self._rng),
             entity_id=user_id,
             version=version,
@@ -66,7 +66,8 @@ class UserGenerator:
 
     def _created(self, rng: Random, user_id: UUID, event_id: UUID, tag: int, version: int, at: datetime) -> UserEvent:
         address, city = self.pools.address(rng)
-        payload = UserPayload(
+        payload = build(
+            UserPayload,
             user_id=user_id,
             name=self.pools.person_name(rng),
             email=self.pools.email(rng, tag),
@@ -78,7 +79,8 @@ class UserGenerator:
         if user_id not in self.users:
             self._ids.append(user_id)
         self.users[user_id] = payload
-        return UserEvent(
+        return build(
+            UserEvent,
             event_id=event_id,
             entity_id=user_id,
             version=version,

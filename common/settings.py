@@ -62,6 +62,11 @@ class KafkaSettings(BaseSettings):
     consumer_batch_size: int = Field(5_000, ge=1, le=100_000)
     consumer_batch_timeout_s: float = Field(0.2, gt=0, le=60)
     consumer_commit_interval_s: float = Field(1.0, ge=0, le=60)  # 0: commit after every batch
+    # A fetch returns once this much is there or the wait is over. librdkafka's defaults stay: the
+    # producer's linger already batches the data, so a fetch returns once per produce; 64 KiB / 25 ms
+    # made the consumers fetch every 25 ms instead and cost the brokers more (GUIDE/KAFKA_BENCHMARK_GUIDE.md)
+    consumer_fetch_min_bytes: int = Field(1, ge=1, le=100_000_000)
+    consumer_fetch_wait_max_ms: int = Field(500, ge=0, le=300_000)
     # Test-only: offsets in Kafka alone (at-least-once), so tests can show verify catching a double count.
     consumer_offsets_in_kafka_only: bool = False
     session_timeout_ms: int = Field(10_000, ge=1_000)

@@ -54,4 +54,6 @@ def consumer_config(settings: KafkaSettings, group_id: str, client_id: str | Non
         "session.timeout.ms": settings.session_timeout_ms,
         "max.poll.interval.ms": settings.max_poll_interval_ms,
         "isolation.level": "read_committed",
+        "fetch.min.bytes": settings.consumer_fetch_min_bytes,
+        "fetch.wait.max.ms": settings.consumer_fetch_wait_max_ms,
     }

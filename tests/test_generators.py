@@ -49,6 +49,8 @@ def test_values_look_korean_and_valid() -> None:
     assert len({u.payload.email for u in users}) == 200
     assert len({u.payload.name for u in users}) > 150
     products = list(ProductGenerator(POOLS, 1).catalogue(200))
+    for event in (*users, *products):  # built without validation (collect/built.py): still valid
+        type(event).model_validate(event.model_dump())
     assert all(p.payload.price % 100 == 0 and p.payload.price > 0 for p in products)
     assert len({p.payload.category for p in products}) >= 8
     english = build_pools("en_US", 1)

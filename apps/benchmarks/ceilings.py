@@ -26,12 +26,12 @@ from sqlalchemy import text
 from apps.benchmarks.common import Measurement
 from apps.benchmarks.proc_cpu import CpuLedger
 from apps.runtime.checks import java_binary
-from common.entities import event_row, topic_of
+from common.entities import ENTITIES, event_row, topic_of
 from common.events import Event
 from common.settings import KafkaSettings, RuntimeSettings
 from database import crud
 from database.database import make_engine
-from database.models import TABLES
+from database.models import table_named
 from kafka import clients
 
 Say = Callable[[str], None]
@@ -96,18 +96,21 @@ def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurem
     Run it in a scratch schema: the tables are emptied before and after.
     """
     rows = {  # the newest version per key, as the sink keeps: a plain COPY takes each key once
-        name: crud.latest_per_key([event_row(e.stamped()) for e in events if topic_of(e) == name], crud.key_of(table))
-        for name, table in TABLES.items()
+        entity.table: crud.latest_per_key(
+            [event_row(e.stamped()) for e in events if topic_of(e) == entity.topic],
+            crud.key_of(table_named(entity.table)),
+        )
+        for entity in ENTITIES
     }
     engine = make_engine(database_url, pool_size=1)
     try:
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+            conn.execute(text(f"TRUNCATE {', '.join(rows)}"))
         started = time.perf_counter()
         with engine.begin() as conn:
             raw = conn.connection.driver_connection
-            for name, table in TABLES.items():
-                plan = crud._copy_plan(table)  # the sink's own columns and binary types
+            for name in rows:
+                plan = crud._copy_plan(table_named(name))  # the sink's own columns and binary types
                 with (
                     raw.cursor() as cur,
                     cur.copy(f'COPY "{name}" ({", ".join(plan.names)}) FROM STDIN (FORMAT BINARY)') as copy,
@@ -117,7 +120,7 @@ def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurem
                         copy.write_row([row[n] for n in plan.names])
         seconds = time.perf_counter() - started
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)}"))
+            conn.execute(text(f"TRUNCATE {', '.join(rows)}"))
     finally:
         engine.dispose()
     copied = sum(len(r) for r in rows.values())

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 from matplotlib.axes import Axes  # noqa: E402
 
-from apps.benchmarks.common import Measurement  # noqa: E402
+from apps.benchmarks.common import REALTIME_P99_GOAL_MS, Measurement  # noqa: E402
 
 COLORS = {"off_single": "#d62728", "off_batched": "#ff7f0e", "on_kafka": "#1f77b4", "off_direct": "#d62728"}
 
@@ -77,7 +77,8 @@ def realtime_chart(latencies: dict[str, list[float]], lag: dict[str, list[tuple[
         ordered = sorted(v * 1000 for v in values)
         if ordered:
             cdf.plot(ordered, [(i + 1) / len(ordered) for i in range(len(ordered))], label=mode, color=COLORS.get(mode))
-    cdf.axvline(100, color="grey", linestyle="--", linewidth=1, label="100 ms goal")
+    goal = REALTIME_P99_GOAL_MS
+    cdf.axvline(goal, color="grey", linestyle="--", linewidth=1, label=f"{goal} ms goal")
     cdf.set_xscale("log")
     cdf.set_title("end-to-end latency, cumulative share of events (ms, log)", fontsize=10)
     cdf.grid(alpha=0.3)

@@ -43,6 +43,8 @@ MACHINE_COLUMNS = (
 )
 COLUMNS = ("run_id", "benchmark", "scenario", "mode", "metric", "value", "unit", *MACHINE_COLUMNS)
 
+REALTIME_P99_GOAL_MS = 50  # issue 15: end-to-end p99 at the seed's realtime rates, every service running
+
 
 @dataclass(frozen=True)
 class Measurement:
@@ -79,6 +81,8 @@ def machine_info(kafka: KafkaSettings, database_url: str, options: Mapping[str, 
         "compression": kafka.compression_type,
         "consumer_batch_size": kafka.consumer_batch_size,
         "consumer_batch_timeout_s": kafka.consumer_batch_timeout_s,
+        "consumer_fetch_min_bytes": kafka.consumer_fetch_min_bytes,
+        "consumer_fetch_wait_max_ms": kafka.consumer_fetch_wait_max_ms,
     }
     return {
         "cpu_count": os.cpu_count(),

@@ -22,12 +22,12 @@ from typing import Protocol
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.entities import event_row, topic_of
+from common.entities import ENTITIES, entity_of, event_row, topic_of
 from common.events import Event
 from common.settings import KafkaSettings
 from database.crud import upsert_latest
 from database.database import make_engine
-from database.models import TABLES
+from database.models import table_named
 from kafka.producer.producer import EventProducer
 
 RETRY_AFTER_S = 1.0
@@ -74,7 +74,7 @@ class SingleRowWriter:
         row = event_row(event.stamped())
         try:
             with self.engine.begin() as conn:
-                upsert_latest(conn, TABLES[topic_of(event)], [row], method="values")
+                upsert_latest(conn, table_named(entity_of(topic_of(event)).table), [row], method="values")
         except SQLAlchemyError:
             self.errors += 1
             self.lost += 1
@@ -118,9 +118,9 @@ class BatchedWriter:
             return not self._rows
         try:
             with self.engine.begin() as conn:
-                for topic, table in TABLES.items():
-                    rows = [row for t, row, _ in self._rows if t == topic]
-                    upsert_latest(conn, table, rows, method="copy")
+                for entity in ENTITIES:
+                    rows = [row for t, row, _ in self._rows if t == entity.topic]
+                    upsert_latest(conn, table_named(entity.table), rows, method="copy")
         except SQLAlchemyError:
             self.errors += 1
             self._retry_at = now + RETRY_AFTER_S
@@ -147,9 +147,12 @@ class KafkaPublisher:
         topics: Mapping[str, str],
         warm_up: Sequence[Event] = (),
         on_acked: Callable[[Event], None] | None = None,
+        overrides: Mapping[str, object] | None = None,
     ) -> None:
         self.on_acked = on_acked
-        self.producer = EventProducer(kafka, topics=topics, on_delivery=self._delivered, client_id="bench-app")
+        self.producer = EventProducer(
+            kafka, topics=topics, on_delivery=self._delivered, client_id="bench-app", overrides=overrides
+        )
         self.errors = self.lost = 0
         self.durable: list[float] = []
         self.acked_at: list[float] = []  # perf_counter() of each acknowledgement: the app-side ON rate

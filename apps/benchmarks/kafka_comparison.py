@@ -196,8 +196,11 @@ def run_comparison(
     out_dir: Path | None = None,
     console: Console | None = None,
     flame: bool = False,
+    modes: tuple[str, ...] = MODES,
 ) -> Comparison:
     """Every scenario x mode, then each stage's ceiling; the outage scenario needs a local runtime.
+
+    ``modes``: a subset for side-by-side runs of one mode (a lever's before and after).
 
     ``flame``: py-spy flame graphs of the application and the consumers in steady ON (``reports/``).
     """
@@ -213,11 +216,11 @@ def run_comparison(
     machine = machine_info(kafka, database_url, {"benchmark": "kafka"} | asdict(sizes))
     rows: list[Measurement] = [stages.generator_cost(generator.locale, generator.seed, sizes.catalogue, sizes.events)]
     timelines: dict[tuple[str, str], list[int]] = {}
-    total = sum((len(t) if t is not None else sizes.events) * len(MODES) for t in schedules.values())
+    total = sum((len(t) if t is not None else sizes.events) * len(modes) for t in schedules.values())
     with bench_progress(console, total) as progress:
         for scenario, times in schedules.items():
             events = stream[: len(times) if times is not None else sizes.events]
-            for mode in MODES:
+            for mode in modes:
                 progress.describe(f"{scenario} / {mode}")
                 schema = f"bench_{uuid.uuid4().hex[:8]}_{scenario}_{mode}"
                 with scratch.scratch_schema(database_url, schema) as url:
@@ -248,11 +251,15 @@ def main(
     outage_seconds: float | None = typer.Option(None, min=1, help="PostgreSQL stopped for this long"),
     instances: int | None = typer.Option(None, min=1, max=3, help="consumer processes per entity (ON)"),
     scenario: list[str] = typer.Option(list(SCENARIOS), help="steady | burst | outage (repeatable)"),
+    mode: list[str] = typer.Option(list(MODES), help="off_single | off_batched | on_kafka (repeatable)"),
+    ceiling_records: int | None = typer.Option(None, min=1_000, help="ProducerPerformance/ConsumerPerformance"),
     flame: bool = typer.Option(False, help="py-spy flame graphs (SVG) of the app and consumers, steady ON"),
 ) -> None:
     """Run the comparison against the runtime's Kafka and PostgreSQL (``make up`` first)."""
     if unknown := set(scenario) - set(SCENARIOS):
         raise typer.BadParameter(f"unknown scenario(s) {', '.join(sorted(unknown))}; choose from {SCENARIOS}")
+    if unknown := set(mode) - set(MODES):
+        raise typer.BadParameter(f"unknown mode(s) {', '.join(sorted(unknown))}; choose from {MODES}")
     base = SHORT if short else Sizes()
     overrides = {
         "events": events,
@@ -260,6 +267,7 @@ def main(
         "burst_s": burst_seconds,
         "outage_s": outage_seconds,
         "instances": instances,
+        "ceiling_records": ceiling_records,
     }
     sizes = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     tune_for_throughput()  # the application side runs with the settings of the project's own apps
@@ -267,7 +275,8 @@ def main(
     runtime = local_runtime(database)  # type: ignore[arg-type]
     url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
     generator = load(GeneratorSettings)
-    run_comparison(kafka, url, runtime, sizes, tuple(scenario), generator, flame=flame)  # type: ignore[arg-type]
+    modes = tuple(m for m in MODES if m in mode)
+    run_comparison(kafka, url, runtime, sizes, tuple(scenario), generator, flame=flame, modes=modes)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

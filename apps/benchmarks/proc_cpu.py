@@ -9,12 +9,11 @@ the window counts from zero; one that ends inside it is counted up to its last r
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 
 from apps.benchmarks.common import Measurement
+from apps.benchmarks.periodic import PeriodicReader, PidSource
 
-PidSource = Callable[[], Iterable[int]]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -28,40 +27,21 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / TICKS  # fields 14 and 15 of proc(5), after pid and comm
 
 
-class CpuLedger:
+class CpuLedger(PeriodicReader):
     """``with CpuLedger({"kafka-1": pids, ...}) as ledger: run()``; then ``ledger.seconds``.
 
     Re-reads every 0.5 s so processes that start or end within the window are counted too.
     """
 
+    thread_name = "cpu-ledger"
+
     def __init__(self, components: Mapping[str, PidSource], interval_s: float = 0.5) -> None:
-        self.components = dict(components)
-        self.interval_s = interval_s
+        super().__init__(components, interval_s)
         self._first: dict[tuple[str, int], float] = {}
         self._last: dict[tuple[str, int], float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cpu-ledger", daemon=True)
-
-    def __enter__(self) -> CpuLedger:
-        self._read(first=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._read()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._read()
 
     def _read(self, first: bool = False) -> None:
-        for name, source in self.components.items():
-            try:
-                pids = list(source())
-            except Exception:  # a component that cannot be listed right now (restarting)
-                continue
+        for name, pids in self._listed():
             for pid in pids:
                 seconds = cpu_seconds(pid)
                 if seconds is None:

@@ -8,13 +8,12 @@ of one core (200 % = both cores of a 2-core machine); memory is the summed RSS.
 from __future__ import annotations
 
 import re
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import psutil
 
-PidSource = Callable[[], Iterable[int]]
+from apps.benchmarks.periodic import PeriodicReader, PidSource
 
 
 @dataclass
@@ -45,38 +44,22 @@ def with_children(pids: Iterable[int]) -> list[int]:
     return found
 
 
-class ResourceSampler:
+class ResourceSampler(PeriodicReader):
     """``with ResourceSampler({"app": lambda: [os.getpid()]}) as s: ...``; then ``s.usage``."""
 
+    thread_name = "resource-sampler"
+
     def __init__(self, components: dict[str, PidSource], interval_s: float = 0.5) -> None:
-        self.components = components
-        self.interval_s = interval_s
+        super().__init__(components, interval_s)
         self.usage: dict[str, Usage] = {name: Usage() for name in components}
         self._processes: dict[int, psutil.Process] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="resource-sampler", daemon=True)
 
-    def __enter__(self) -> ResourceSampler:
-        self._sample(record=False)  # prime every CPU counter: the first sample covers a real interval
-        self._thread.start()
-        return self
+    def _read(self, first: bool = False) -> None:
+        """One sample of every component; ``first`` (on entry) and a new process only prime CPU counters.
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(5)
-        self._sample()  # a run shorter than the interval still gets one sample
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval_s):
-            self._sample()
-
-    def _sample(self, record: bool = True) -> None:
-        """One reading of every component; a process seen for the first time only primes its counter."""
-        for name, source in self.components.items():
-            try:
-                pids = list(source())
-            except Exception:  # a component that cannot be listed right now (restarting)
-                continue
+        So every recorded sample covers a real interval.
+        """
+        for name, pids in self._listed():
             cpu = rss = 0.0
             for pid in pids:
                 try:
@@ -87,7 +70,7 @@ class ResourceSampler:
                     rss += process.memory_info().rss / 1e6
                 except psutil.Error:
                     self._processes.pop(pid, None)
-            if pids and record:
+            if pids and not first:
                 self.usage[name].cpu.append(cpu)
                 self.usage[name].rss_mb.append(rss)
 

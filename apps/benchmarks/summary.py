@@ -69,7 +69,7 @@ def kafka_goals(rows: Sequence[Measurement]) -> list[str]:
         ),
         goal(
             "ON app p99 lower than OFF single-row (steady)",
-            on_p99 < single_p99 if on_p99 == on_p99 else None,
+            on_p99 < single_p99 if on_p99 == on_p99 and single_p99 == single_p99 else None,
             f"{fmt(on_p99, 'ms')} vs {fmt(single_p99, 'ms')}",
         ),
         f"- [info] ON e2e / OFF batched e2e (steady, no goal: ON does all of OFF batched's work plus"
