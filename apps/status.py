@@ -51,9 +51,10 @@ def _topics(settings: KafkaSettings) -> dict:
 
 def _lag(settings: KafkaSettings) -> dict:
     report = {}
+    described = inspect.groups_members(settings, list(CONSUMER_GROUPS.values()))  # one child process
     for topic, group in CONSUMER_GROUPS.items():
         rows = partition_offsets(settings, topic, group_id=group)
-        members = inspect.group_members(settings, group)
+        members = described[group]
         report[group] = {
             "topic": topic,
             "state": members["state"],

@@ -15,6 +15,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaExcepti
 
 from common.settings import KafkaSettings
 from kafka import clients
+from kafka.fetch import take
 
 RETRY_CODES = {
     KafkaError.NOT_COORDINATOR,
@@ -119,7 +120,7 @@ def read_range(
                 raise TimeoutError(
                     f"{topic}: partitions {sorted(ends)} not read to their end offsets in {timeout_s:.0f}s"
                 )
-            messages = consumer.consume(10_000, 1.0)
+            messages = take(consumer, 10_000, 1.0)
             if not messages:  # skipped offsets (transaction markers): trust the position instead
                 for tp in consumer.position([TopicPartition(topic, p) for p in ends]):
                     if tp.offset >= ends[tp.partition]:

@@ -8,6 +8,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 
 from common.settings import KafkaSettings
 from kafka.config import consumer_config
+from kafka.fetch import take
 
 
 def java_murmur2(data: bytes) -> int:
@@ -53,7 +54,7 @@ def read_all(settings: KafkaSettings, topic: str, group: str, timeout_s: float =
         messages: list[Message] = []
         deadline = time.monotonic() + timeout_s
         while remaining and time.monotonic() < deadline:
-            for message in consumer.consume(1_000, timeout=1):
+            for message in take(consumer, 1_000, 1.0):
                 if message.error():
                     raise RuntimeError(message.error())
                 messages.append(message)

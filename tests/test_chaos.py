@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from apps.chaos import SCENARIOS, Chaos, Scenario, run_scenario
-from apps.chaos.health import cluster_healthy
+from apps.chaos import SCENARIOS, Chaos, Scenario, health, run_scenario
+from apps.chaos.health import cluster_healthy, wait_for
 from apps.chaos.scenarios import sigkill
 
 pytestmark = [pytest.mark.slow, pytest.mark.disruptive]
@@ -22,6 +22,10 @@ def chaos(runtime, kafka_settings, database_url):
     if getattr(runtime, "supervisor", None) is None:
         pytest.skip("chaos needs the supervised local runtime")
     runtime.start_group("consumers")  # started once for the module; scenarios leave them as found
+    # ... which they can only do once supervisord reports them RUNNING: a scenario that found them
+    # still STARTING would stop them when it ends, and every later one would start them again
+    every = set(runtime.names("consumers"))
+    wait_for(lambda: health.running(runtime, "consumers") == every, 60, "the consumers running")
     yield Chaos(runtime, kafka_settings, database_url, RATE, DURATION_S, FAULT_S, timeout_s=240, verify=False)
     runtime.stop_group("consumers")
 

@@ -141,7 +141,10 @@ def test_secure_start_all_streams_and_verifies(secure_env):
             break
         time.sleep(3)
     assert report.get("tables", {}).get("products") == SEED_PRODUCTS, json.dumps(report)[:3000]
-    time.sleep(15)  # the realtime generator streams orders, as the producer principal
+    deadline = time.monotonic() + 120  # the realtime generator streams orders, as the producer principal
+    while time.monotonic() < deadline and not report.get("tables", {}).get("orders"):
+        time.sleep(2)
+        report = _status(secure_env)
     stop = _manage(secure_env, "stop-producer", timeout=120)
     assert stop.returncode == 0, stop.stdout + stop.stderr
     deadline = time.monotonic() + 120

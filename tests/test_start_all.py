@@ -104,7 +104,10 @@ def test_start_all_reaches_a_healthy_pipeline_and_down_cleans_up(tmp_path_factor
             time.sleep(3)
         assert _healthy(report), json.dumps(report, indent=1)[:3000]
 
-        time.sleep(20)  # the producer streams orders for a while
+        deadline = time.monotonic() + 120  # the producer streams orders until the consumers have applied some
+        while time.monotonic() < deadline and not report.get("tables", {}).get("orders"):
+            time.sleep(2)
+            report = _status(copy, env)
         stop = subprocess.run([*make, "stop-producer"], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
         assert stop.returncode == 0, stop.stdout + stop.stderr
         deadline = time.monotonic() + 120

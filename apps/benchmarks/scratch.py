@@ -25,7 +25,7 @@ from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from database.models import Base
 from kafka import clients
-from kafka.admin.inspect import group_members
+from kafka.admin.inspect import group_members, groups_members
 from kafka.consumers import CONSUMERS
 from kafka.topics import ENTITY_TOPICS
 
@@ -148,14 +148,18 @@ class ConsumerFleet:
         while pending:
             if time.monotonic() > deadline or any(p.poll() is not None for p in self.processes):
                 raise RuntimeError(f"consumers did not join their groups; see {self.log_path}")
-            for entity in list(pending):
-                if self._assigned(entity) == CONSUMERS[entity].topic.partitions:
-                    pending.discard(entity)
+            assigned = self._assigned(pending)
+            pending = {e for e in pending if assigned.get(e) != CONSUMERS[e].topic.partitions}
             time.sleep(0.5)
 
-    def _assigned(self, entity: str) -> int:
-        """Partitions assigned in the group once it is stable (0 while it forms)."""
-        return sum(len(partitions) for partitions in stable_members(self.kafka, self.group_id(entity)).values())
+    def _assigned(self, entities: set[str]) -> dict[str, int]:
+        """Partitions assigned per group once it is stable (none while it forms); one child describes them all."""
+        try:
+            described = groups_members(self.kafka, [self.group_id(e) for e in entities])
+        except RuntimeError:  # a coordinator is still loading a new group
+            return {}
+        stable = {e: described[self.group_id(e)] for e in entities if described[self.group_id(e)]["state"] == "stable"}
+        return {e: sum(len(partitions) for partitions in d["members"].values()) for e, d in stable.items()}
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]

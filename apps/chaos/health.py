@@ -17,7 +17,7 @@ from apps.runtime.errors import RuntimeProblem
 from apps.runtime.local import LocalRuntime
 from common.settings import KafkaSettings
 from kafka import clients
-from kafka.admin.inspect import group_members
+from kafka.admin.inspect import groups_members
 from kafka.offsets import partition_offsets
 from kafka.topics import ALL_TOPICS, CONSUMER_GROUPS
 
@@ -69,7 +69,8 @@ def total_lag(settings: KafkaSettings) -> int:
 
 def members(settings: KafkaSettings) -> dict[str, int]:
     """Consumer group -> members now."""
-    return {group: len(group_members(settings, group)["members"]) for group in CONSUMER_GROUPS.values()}
+    described = groups_members(settings, list(CONSUMER_GROUPS.values()))
+    return {group: len(description["members"]) for group, description in described.items()}
 
 
 def running(runtime: LocalRuntime, group: str) -> set[str]:

@@ -24,6 +24,7 @@ from common.settings import KafkaSettings, SettingsError, load
 from kafka import clients
 from kafka.dead_letter import ORIGINAL_TOPIC
 from kafka.dead_letter import REASON_HEADERS as LETTER_HEADERS
+from kafka.fetch import take
 from kafka.offsets import partition_offsets
 from kafka.topics import ENTITY_TOPICS, spec_for
 
@@ -58,7 +59,7 @@ def replay(settings: KafkaSettings, dlq: str, default_topic: str, group_id: str,
         consumer.assign([TopicPartition(dlq, p) for p in ends])  # resumes at the group's committed offsets
         remaining = {p for p in ends if _next_offset(consumer, dlq, p) < ends[p]}
         while remaining:
-            batch = consumer.consume(500, timeout_s)
+            batch = take(consumer, 500, timeout_s)
             if not batch:
                 raise TimeoutError(f"{dlq}: no letter within {timeout_s:.0f}s before the end offsets")
             offsets = {}
