@@ -212,15 +212,14 @@ class KafkaCluster:
         brokers = 0
         while time.monotonic() < deadline:
             try:
-                # short: while no broker listens yet, each call waits out its whole timeout
-                brokers = len(admin.list_topics(timeout=2).brokers)
+                brokers = len(admin.list_topics(timeout=5).brokers)
             except Exception:  # noqa: BLE001 - not up yet; keep waiting until the deadline
                 brokers = 0
             if brokers == len(self.nodes):
                 status = self.quorum_status()
                 if re.fullmatch(r"\d+", status.get("LeaderId", "")) and status["LeaderId"] != "-1":
                     return status
-            time.sleep(0.5)
+            time.sleep(1)
         raise RuntimeProblem(
             f"Kafka not ready after {timeout_s:.0f}s ({brokers}/{len(self.nodes)} brokers registered): "
             "see 'make logs-kafka'"
