@@ -142,23 +142,19 @@ class KafkaCluster:
                 out.write(node_properties(node, voters, self.tls))
 
     def format_storage(self) -> None:
-        """Format each node's log dir once with the fixed cluster id (skipped when already done).
-
-        The nodes are formatted at the same time: each format is a JVM start-up of a few seconds.
-        """
-        pending = [node for node in self.nodes if not (node.data_dir / "meta.properties").exists()]
-        formats = [(node, subprocess.Popen(self._format_command(node), stderr=subprocess.PIPE, text=True,
-                                           stdout=subprocess.DEVNULL)) for node in pending]  # fmt: skip
-        errors = [(node, process.communicate()[1]) for node, process in formats]
-        for (node, process), (_, stderr) in zip(formats, errors, strict=True):
-            if process.returncode != 0:
-                raise RuntimeProblem(f"formatting {node.name} storage failed: {stderr.strip()[-300:]}")
-
-    def _format_command(self, node: KafkaNode) -> list[str]:
-        return [
-            *self.java_command("kafka.tools.StorageTool"), "format",
-            "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
-        ]  # fmt: skip
+        """Format each node's log dir once with the fixed cluster id (skipped when already done)."""
+        for node in self.nodes:
+            if (node.data_dir / "meta.properties").exists():
+                continue
+            result = subprocess.run(
+                [
+                    *self.java_command("kafka.tools.StorageTool"), "format",
+                    "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
+                ],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise RuntimeProblem(f"formatting {node.name} storage failed: {result.stderr.strip()[-300:]}")
 
     def provision(self) -> None:
         """Everything a cold start needs; each step is skipped when already done."""
