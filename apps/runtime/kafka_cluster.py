@@ -142,23 +142,19 @@ class KafkaCluster:
                 out.write(node_properties(node, voters, self.tls))
 
     def format_storage(self) -> None:
-        """Format each node's log dir once with the fixed cluster id (skipped when already done).
-
-        The nodes are formatted at the same time: each format is a JVM start-up of a few seconds.
-        """
-        pending = [node for node in self.nodes if not (node.data_dir / "meta.properties").exists()]
-        formats = [(node, subprocess.Popen(self._format_command(node), stderr=subprocess.PIPE, text=True,
-                                           stdout=subprocess.DEVNULL)) for node in pending]  # fmt: skip
-        errors = [(node, process.communicate()[1]) for node, process in formats]
-        for (node, process), (_, stderr) in zip(formats, errors, strict=True):
-            if process.returncode != 0:
-                raise RuntimeProblem(f"formatting {node.name} storage failed: {stderr.strip()[-300:]}")
-
-    def _format_command(self, node: KafkaNode) -> list[str]:
-        return [
-            *self.java_command("kafka.tools.StorageTool"), "format",
-            "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
-        ]  # fmt: skip
+        """Format each node's log dir once with the fixed cluster id (skipped when already done)."""
+        for node in self.nodes:
+            if (node.data_dir / "meta.properties").exists():
+                continue
+            result = subprocess.run(
+                [
+                    *self.java_command("kafka.tools.StorageTool"), "format",
+                    "-t", self.settings.kafka_cluster_id, "-c", str(node.config_file), "--ignore-formatted",
+                ],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            if result.returncode != 0:
+                raise RuntimeProblem(f"formatting {node.name} storage failed: {result.stderr.strip()[-300:]}")
 
     def provision(self) -> None:
         """Everything a cold start needs; each step is skipped when already done."""
@@ -212,15 +208,14 @@ class KafkaCluster:
         brokers = 0
         while time.monotonic() < deadline:
             try:
-                # short: while no broker listens yet, each call waits out its whole timeout
-                brokers = len(admin.list_topics(timeout=2).brokers)
+                brokers = len(admin.list_topics(timeout=5).brokers)
             except Exception:  # noqa: BLE001 - not up yet; keep waiting until the deadline
                 brokers = 0
             if brokers == len(self.nodes):
                 status = self.quorum_status()
                 if re.fullmatch(r"\d+", status.get("LeaderId", "")) and status["LeaderId"] != "-1":
                     return status
-            time.sleep(0.5)
+            time.sleep(1)
         raise RuntimeProblem(
             f"Kafka not ready after {timeout_s:.0f}s ({brokers}/{len(self.nodes)} brokers registered): "
             "see 'make logs-kafka'"
