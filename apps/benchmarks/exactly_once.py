@@ -50,6 +50,7 @@ class ExactlyOnceCost:
     rows_only: float
     exactly_once: float
     rounds: list[tuple[float, float]]
+    batch: int
 
     @property
     def cost(self) -> float:
@@ -67,7 +68,7 @@ class ExactlyOnceCost:
         each = ", ".join(f"{c:.1%}" for c in self.round_costs)
         return (
             f"exactly-once costs {self.cost:.1%} of the sink's throughput, pooled over {len(costs)} rounds"
-            f" (goal: at most {GOAL:.0%}); rounds: median {statistics.median(costs):.1%},"
+            f" (goal: at most {GOAL:.0%}), batches of {self.batch:,}; rounds: median {statistics.median(costs):.1%},"
             f" range {costs[0]:.1%}..{costs[-1]:.1%}; each: {each}"
         )
 
@@ -112,7 +113,12 @@ def _round(urls: dict[bool, str], events: list, batch: int) -> tuple[float, floa
 
 
 def measure(base_url: str, url: str, events: list, batch: int, rounds: int) -> ExactlyOnceCost:
-    """``rounds`` passes; rows only writes into ``url``, exactly-once into a scratch schema of ``base_url``."""
+    """``rounds`` passes; rows only writes into ``url``, exactly-once into a scratch schema of ``base_url``.
+
+    A run too small for a warm-up batch and timed ones (a smoke test's few hundred rows) is cut
+    into four smaller batches instead; the summary says which batch size was timed.
+    """
+    batch = min(batch, max(1, len(events) // 4))
     schema = f"sink_bench_eo_{uuid.uuid4().hex[:8]}"
     admin = make_engine(base_url, pool_size=1)
     with admin.begin() as conn:
@@ -126,4 +132,4 @@ def measure(base_url: str, url: str, events: list, batch: int, rounds: int) -> E
         admin.dispose()
     plain = rounds / sum(1 / p[0] for p in pairs)  # rows over the time summed across rounds
     exact = rounds / sum(1 / p[1] for p in pairs)
-    return ExactlyOnceCost(plain, exact, pairs)
+    return ExactlyOnceCost(plain, exact, pairs, batch)
