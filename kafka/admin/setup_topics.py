@@ -39,7 +39,11 @@ def admin_client(settings: KafkaSettings) -> AdminClient:
 
 
 def create_missing(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> list[str]:
-    """Create the topics that do not exist yet; returns their names."""
+    """Create the topics that do not exist yet; returns the names this call created.
+
+    A topic the metadata did not list yet but the controller already has (just created by
+    someone else, or by a concurrent topic-init) is not ours: it is checked like any existing one.
+    """
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     new = [
         NewTopic(s.name, num_partitions=s.partitions, replication_factor=s.replication_factor, config=s.config)
@@ -48,13 +52,15 @@ def create_missing(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: 
     ]
     if not new:
         return []
-    for future in admin.create_topics(new, operation_timeout=timeout_s).values():
+    created = []
+    for name, future in admin.create_topics(new, operation_timeout=timeout_s).items():
         try:
             future.result()
+            created.append(name)
         except KafkaException as exc:
-            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":  # a concurrent topic-init won the race
+            if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                 raise
-    return [t.topic for t in new]
+    return created
 
 
 def _wait_for_metadata(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
