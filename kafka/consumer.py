@@ -40,6 +40,7 @@ from database.errors import FencedSinkError, RejectedRecords, SinkError, Termina
 from database.offsets import Checkpoint, Move
 from kafka import clients
 from kafka.dead_letter import DeadLetterPublisher
+from kafka.fetch import take
 from kafka.metrics import consumer_metrics
 from kafka.sinks.base import Sink
 
@@ -159,12 +160,7 @@ class BatchConsumer:
         would otherwise wait out ``batch_timeout_s``); at high rates librdkafka's prefetched queue
         fills the batch at once, so throughput is unchanged.
         """
-        batch = self.consumer.consume(self.batch_size, 0)
-        if not batch:
-            batch = self.consumer.consume(1, self.batch_timeout_s)
-            if batch:
-                batch += self.consumer.consume(self.batch_size - 1, 0)
-        return batch
+        return take(self.consumer, self.batch_size, self.batch_timeout_s)
 
     def stop(self) -> None:
         """Ask the loop to finish its batch and exit; safe from a signal handler or another thread."""

@@ -5,7 +5,7 @@ passed, so a reader that expects fewer than ``n`` (the tail of a topic, a few de
 out the whole timeout on every call. Waiting for the first message only and then taking what
 librdkafka has already fetched returns as soon as there is something to return; at high rates
 the prefetched queue fills the batch at once, so throughput is unchanged (the consumers'
-``_next_batch`` works the same way).
+``_next_batch`` takes its batches through it).
 """
 
 from __future__ import annotations
