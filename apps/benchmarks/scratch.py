@@ -25,7 +25,7 @@ from common.settings import PROJECT_ROOT, KafkaSettings
 from database.database import make_engine
 from database.models import Base
 from kafka import clients
-from kafka.admin.inspect import group_members, groups_members
+from kafka.admin.inspect import groups_members
 from kafka.consumers import CONSUMERS
 from kafka.topics import ENTITY_TOPICS
 
@@ -75,17 +75,17 @@ def scratch_topics(kafka: KafkaSettings, prefix: str) -> Iterator[dict[str, str]
         admin.delete_topics([t.topic for t in new], operation_timeout=30)
 
 
-def stable_members(kafka: KafkaSettings, group: str) -> dict[str, list[str]]:
-    """Member -> assigned partitions once the group is stable; empty while it forms.
+def stable_members(kafka: KafkaSettings, groups: list[str]) -> dict[str, dict[str, list[str]]]:
+    """Per group, member -> assigned partitions once that group is stable; groups still forming are left out.
 
-    ``group_members`` describes the group in a child process: librdkafka's coordinator
+    ``groups_members`` describes every group in one child process: librdkafka's coordinator
     requests can abort their process (confluentinc/librdkafka#4605), never this one.
     """
     try:
-        described = group_members(kafka, group)
-    except RuntimeError:  # the coordinator is still loading the new group
+        described = groups_members(kafka, groups)
+    except RuntimeError:  # a coordinator is still loading a new group
         return {}
-    return described["members"] if described["state"] == "stable" else {}
+    return {group: d["members"] for group, d in described.items() if d["state"] == "stable"}
 
 
 @dataclass
@@ -153,13 +153,9 @@ class ConsumerFleet:
             time.sleep(0.5)
 
     def _assigned(self, entities: set[str]) -> dict[str, int]:
-        """Partitions assigned per group once it is stable (none while it forms); one child describes them all."""
-        try:
-            described = groups_members(self.kafka, [self.group_id(e) for e in entities])
-        except RuntimeError:  # a coordinator is still loading a new group
-            return {}
-        stable = {e: described[self.group_id(e)] for e in entities if described[self.group_id(e)]["state"] == "stable"}
-        return {e: sum(len(partitions) for partitions in d["members"].values()) for e, d in stable.items()}
+        """Partitions assigned per stable group (none while it forms)."""
+        stable = stable_members(self.kafka, [self.group_id(e) for e in entities])
+        return {e: sum(map(len, stable[self.group_id(e)].values())) for e in entities if self.group_id(e) in stable}
 
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]

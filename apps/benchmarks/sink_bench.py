@@ -140,7 +140,7 @@ def group_rate(kafka: KafkaSettings, url: str, engine: Engine, topic: str, membe
 
 def _all_assigned(kafka: KafkaSettings, group: str, members: int) -> bool:
     """The group is stable with ``members`` members, each holding at least one partition."""
-    assigned = stable_members(kafka, group)
+    assigned = stable_members(kafka, [group]).get(group, {})
     return len(assigned) == members and all(assigned.values())
 
 

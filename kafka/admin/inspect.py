@@ -29,17 +29,8 @@ def brokers(settings: KafkaSettings, timeout_s: float = 5) -> list[dict]:
     return [{"id": b.id, "host": b.host, "port": b.port} for b in sorted(metadata.brokers.values(), key=lambda b: b.id)]
 
 
-def group_members(settings: KafkaSettings, group: str, timeout_s: float = 10) -> dict:
-    """State and members (client id -> assigned partitions) of one consumer group.
-
-    DescribeConsumerGroups runs in a child process (``kafka/admin/membership_worker.py``): if
-    librdkafka aborts it (#4605) while a broker dies, only the child goes, and this raises.
-    """
-    return groups_members(settings, [group], timeout_s)[group]
-
-
 def groups_members(settings: KafkaSettings, groups: list[str], timeout_s: float = 10) -> dict[str, dict]:
-    """``group_members`` of several groups, described by one child process.
+    """State and members (client id -> assigned partitions) of several consumer groups, in one child process.
 
     A child's Python start-up costs about a second on a busy machine; one for all the groups keeps
     ``status`` and the chaos runner's membership probe short. Raises when any group is not described.

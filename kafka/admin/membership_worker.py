@@ -4,7 +4,7 @@ DescribeConsumerGroups goes to each group's coordinator, and librdkafka's coordi
 can abort the whole process when a broker connection drops mid-request (librdkafka #4605:
 ``rd_kafka_enq_once_del_source_return: Assertion 'eonce->refcnt > 0' failed``). Running it
 here means such an abort ends this child only: the console (``apps/console/membership.py``) and
-``kafka/admin/inspect.group_members`` notice, report
+``kafka/admin/inspect.groups_members`` notice, report
 membership as unavailable, and the console starts a new child on a later call.
 
 Protocol, one JSON document per line: the first line on stdin is the client config, answered
