@@ -11,17 +11,19 @@ The deltas are not guarded by the order's version: each event must be processed 
 which the offsets committed in the same transaction guarantee (``database/offsets.py``). A
 batch processed twice would count twice; ``verify`` recomputes the sums to show it.
 
-Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``): one row per key per
-batch, folded in one pass over the batch; the arrays are sent in PostgreSQL's binary format
-(the text format quotes every element through a regular expression, 4x slower here), minutes as
-epoch minutes; both upserts go in one statement (one round trip, synced on its own: never pipelined,
-see ``database/pipeline.py``).
+Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``). Python only picks the
+events that count and their sign: every payment, and a cancellation whose order was paid before
+it (the stored status, read with the version-conflict check: ``watch``, then the batch's earlier
+events in offset order, newest version winning). PostgreSQL folds them per product-minute and per
+customer (``GROUP BY`` over the unnest'ed arrays, sent in binary: ``%b``) and upserts both sums
+in data-modifying CTEs that ride in the offsets' compare-and-set statement: one round trip,
+synced on its own, never pipelined (``database/pipeline.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -29,97 +31,78 @@ from sqlalchemy import Connection, text
 from database.pipeline import driver
 
 COUNTED = frozenset(("paid", "shipped", "delivered"))
-_PRIOR = "SELECT order_id, version, status FROM orders WHERE order_id = ANY(%b)"
-_PRODUCTS = (
-    "INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
-    " SELECT p, to_timestamp(m * 60), o, u, r FROM unnest(%b::uuid[], %b::bigint[], %b::bigint[], %b::bigint[],"
-    " %b::numeric[]) AS d(p, m, o, u, r) ORDER BY 1, 2"
+# One row per counted event; ``s`` is its sign (+1 payment, -1 cancellation after payment).
+_SUMS = (
+    "sales AS (SELECT * FROM unnest(%(s_product)b::uuid[], %(s_user)b::uuid[], %(s_at)b::timestamptz[],"
+    " %(s_sign)b::int[], %(s_quantity)b::int[], %(s_total)b::numeric[]) AS d(p, u, at, s, q, r)),"
+    " products AS (INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
+    " SELECT p, date_trunc('minute', at, 'UTC'), sum(s), sum(s * q), sum(s * r) FROM sales GROUP BY 1, 2 ORDER BY 1, 2"
     " ON CONFLICT (product_id, minute) DO UPDATE SET orders = t.orders + excluded.orders,"
-    " units = t.units + excluded.units, revenue = t.revenue + excluded.revenue"
-)
-_CUSTOMERS = (
-    "INSERT INTO customer_sales AS t (user_id, orders, spend, last_order_at)"
-    " SELECT * FROM unnest(%b::uuid[], %b::bigint[], %b::numeric[], %b::timestamptz[]) ORDER BY 1"
+    " units = t.units + excluded.units, revenue = t.revenue + excluded.revenue),"
+    " customers AS (INSERT INTO customer_sales AS t (user_id, orders, spend, last_order_at)"
+    " SELECT u, sum(s), sum(s * r), max(at) FILTER (WHERE s > 0) FROM sales GROUP BY 1 ORDER BY 1"
     " ON CONFLICT (user_id) DO UPDATE SET orders = t.orders + excluded.orders, spend = t.spend + excluded.spend,"
-    " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at)"
+    " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at))"
 )
-# Every counted event moves both a product-minute and a customer: one statement, one round trip.
-_SUMS = f"WITH products AS ({_PRODUCTS}) {_CUSTOMERS}"
+_COLUMNS = {"s_product": "product_id", "s_user": "user_id", "s_at": "occurred_at", "s_quantity": "quantity",
+            "s_total": "total_amount"}  # fmt: skip
 Row = Mapping[str, Any]
 
 
-@dataclass
+@dataclass(frozen=True)
 class SalesDeltas:
-    """What one batch adds to the sums, computed before the orders upsert, applied after it."""
+    """The events of one batch that move the sums, picked before the orders upsert, applied after it."""
 
-    products: list[list[Any]] = field(default_factory=list)  # [product_id, epoch minute, orders, units, revenue]
-    customers: list[list[Any]] = field(default_factory=list)  # [user_id, orders, spend, last_order_at]
-    events: int = 0  # events that moved a sum
+    counted: list[Row]
+    signs: list[int]
+
+    def statement(self) -> tuple[str, dict[str, Any]]:
+        """Data-modifying CTEs that upsert the sums, and their parameters ("" when nothing moves)."""
+        if not self.counted:
+            return "", {}
+        params: dict[str, Any] = {name: [row[column] for row in self.counted] for name, column in _COLUMNS.items()}
+        return _SUMS, params | {"s_sign": self.signs}
 
     def apply(self, conn: Connection) -> int:
-        """Upsert the sums (their row locks are taken here, late in the transaction)."""
-        if self.products:
-            driver(conn).execute(_SUMS, _columns(self.products) + _columns(self.customers))
-        return self.events
+        """Upsert the sums on their own (no offsets to move); their row locks are taken here."""
+        ctes, params = self.statement()
+        if ctes:
+            driver(conn).execute(f"WITH {ctes} SELECT 1", params)
+        return len(self.counted)
 
 
-def order_deltas(conn: Connection, rows: Sequence[Row]) -> SalesDeltas:
-    """The batch's payments and cancellations as deltas; call before the orders upsert (reads only).
+class OrderSales:
+    """The orders table's aggregator: which stored statuses a batch needs, and its deltas."""
 
-    The statuses before the batch come from the orders table; within the batch they follow the
-    events in offset order, newest version winning. Only orders cancelled in this batch need
-    them. Dicts are keyed by ``UUID.int`` and epoch minutes: hashing a ``UUID`` or an aware
-    datetime runs in Python, several times slower.
-    """
-    cancelled = [r["order_id"] for r in rows if r["status"] == "cancelled"]
-    status: dict[int, tuple[int, str]] = {}
-    if cancelled:
-        status = {o.int: (v, s) for o, v, s in driver(conn).execute(_PRIOR, (cancelled,))}
-    watched = {order.int for order in cancelled}
-    products: dict[tuple[int, int], list[Any]] = {}
-    customers: dict[int, list[Any]] = {}
-    events = 0
-    for row in rows:
-        kind = row["status"]
-        if watched and (order := row["order_id"].int) in watched:
+    columns = ("status",)  # read, for the watched orders, with the version-conflict check
+
+    def watch(self, rows: Sequence[Row]) -> list[Any]:
+        """Orders cancelled in the batch: their status before it decides whether the cancel counts."""
+        return [row["order_id"] for row in rows if row["status"] == "cancelled"]
+
+    def deltas(self, rows: Sequence[Row], stored: Mapping[Any, tuple[Any, ...]]) -> SalesDeltas:
+        """Every payment (+1) and every cancellation of an order paid before it (-1), in any order.
+
+        ``stored``: watched order -> (version, status) before the batch. Within the batch the
+        status follows the watched orders' events in offset order, newest version winning. Sets
+        and dicts are keyed by ``UUID.int``: hashing a ``UUID`` runs in Python, several times slower.
+        """
+        counted = [row for row in rows if row["status"] == "paid"]
+        signs = [1] * len(counted)
+        status = {order.int: version_status for order, version_status in stored.items()}
+        watched = {order.int for order in self.watch(rows)}
+        for row in [row for row in rows if row["order_id"].int in watched] if watched else ():
+            order, kind = row["order_id"].int, row["status"]
             before = status.get(order)
             if before is None or row["version"] > before[0]:
                 status[order] = (row["version"], kind)
             if kind == "cancelled" and before is not None and before[1] in COUNTED:
-                sign = -1
-            elif kind != "paid":
-                continue
-            else:
-                sign = 1
-        elif kind != "paid":
-            continue
-        else:
-            sign = 1
-        events += 1
-        at = row["occurred_at"].timestamp()
-        quantity, total = row["quantity"] * sign, row["total_amount"] if sign > 0 else -row["total_amount"]
-        key = (row["product_id"].int, int(at // 60))  # plain ints: an aware datetime hashes slowly
-        product = products.get(key)
-        if product is None:
-            products[key] = [row["product_id"], key[1], sign, quantity, total]
-        else:
-            product[2] += sign
-            product[3] += quantity
-            product[4] += total
-        customer = customers.get(key := row["user_id"].int)
-        if customer is None:
-            customers[key] = [row["user_id"], sign, total, row["occurred_at"] if sign > 0 else None, at]
-        else:
-            customer[1] += sign
-            customer[2] += total
-            if sign > 0 and (customer[3] is None or at > customer[4]):
-                customer[3], customer[4] = row["occurred_at"], at
-    return SalesDeltas(list(products.values()), [c[:4] for c in customers.values()], events)
+                counted.append(row)
+                signs.append(-1)
+        return SalesDeltas(counted, signs)
 
 
-def _columns(rows: list[list[Any]]) -> list[list[Any]]:
-    """Rows to one list per column (a list is sent as an array; a tuple would be a record)."""
-    return [list(column) for column in zip(*rows, strict=True)]
+order_deltas = OrderSales()
 
 
 def sales_rows(conn: Connection) -> tuple[list[Any], list[Any]]:

@@ -146,12 +146,15 @@ def upsert_latest(conn: Connection, target: Table, rows: Iterable[Row], method: 
     return UpsertResult(len(received), len(unique), write(conn, target, unique))
 
 
-def version_conflicts(conn: Connection, target: Table, rows: Sequence[Row]) -> list[tuple[int, str]]:
-    """Rows whose entity already has their version from another event: (index, why).
+def version_conflicts(
+    conn: Connection, target: Table, rows: Sequence[Row], watch: Sequence[Any] = (), columns: tuple[str, ...] = ()
+) -> tuple[list[tuple[int, str]], dict[Any, tuple[Any, ...]]]:
+    """Rows whose entity already has their version from another event: (index, why); and the stored rows watched.
 
     The first event applied at a version wins; a later one at the same version with another
     event id is not a redelivery but a conflict, to be set aside. Checked against earlier rows
-    of the batch and against the table (one indexed join).
+    of the batch and against the table (one indexed join). In the same round trip, the stored
+    ``(version, *columns)`` of the ``watch`` keys (an aggregator's reads before the upsert).
     """
     key = key_of(target)
     first: dict[tuple[Any, int], Any] = {}
@@ -160,25 +163,36 @@ def version_conflicts(conn: Connection, target: Table, rows: Sequence[Row]) -> l
         winner = first.setdefault((row[key], row["version"]), row["event_id"])
         if winner != row["event_id"]:
             found.append((index, f"{key} {row[key]} v{row['version']} already set by event {winner}"))
-    stored = _conflict_query(target)
-    params = {"keys": [row[key] for row in rows], "versions": [row["version"] for row in rows]}
-    table_events = {(k, v): e for k, v, e in conn.execute(stored, params)}
+    columns = columns if watch else ()
+    params: dict[str, Any] = {"keys": [row[key] for row in rows], "versions": [row["version"] for row in rows]}
+    table_events: dict[tuple[Any, int], Any] = {}
+    stored: dict[Any, tuple[Any, ...]] = {}
+    for k, v, e, *rest in conn.execute(_conflict_query(target, columns), params | ({"watch": watch} if watch else {})):
+        if rest and rest[-1]:  # a watched key's stored row
+            stored[k] = (v, *rest[:-1])
+        else:
+            table_events[(k, v)] = e
     in_batch = {index for index, _ in found}
     for index, row in enumerate(rows):
         winner = table_events.get((row[key], row["version"]))
         if winner is not None and winner != row["event_id"] and index not in in_batch:
             found.append((index, f"{key} {row[key]} v{row['version']} already set by event {winner}"))
-    return sorted(found)
+    return sorted(found), stored
 
 
 @cache
-def _conflict_query(target: Table) -> Any:
+def _conflict_query(target: Table, columns: tuple[str, ...] = ()) -> Any:
     key = key_of(target)
-    return text(
-        f'SELECT t."{key}", t.version, t.event_id FROM "{target.name}" t'
+    extra = "".join(f', t."{name}"' for name in columns)
+    pairs = (
+        f'SELECT t."{key}", t.version, t.event_id{extra}{", false" if columns else ""} FROM "{target.name}" t'
         " JOIN unnest(CAST(:keys AS uuid[]), CAST(:versions AS bigint[])) AS b(k, v)"
         f' ON t."{key}" = b.k AND t.version = b.v'
     )
+    if not columns:
+        return text(pairs)
+    watched = f'SELECT t."{key}", t.version, t.event_id{extra}, true FROM "{target.name}" t'
+    return text(f'{pairs} UNION ALL {watched} WHERE t."{key}" = ANY(CAST(:watch AS uuid[]))')
 
 
 # --- reading back (verify, console) ---------------------------------------------------------------

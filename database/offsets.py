@@ -5,28 +5,32 @@ started from (what this member believes is stored) and the next offset after it.
 moves each partition only from that start; if another member moved it meanwhile (the partition
 changed hands while this one was paused), nothing matches, ``OffsetFenced`` is raised and the
 caller's transaction, rows and aggregates included, rolls back. So a batch commits once at most.
-All partitions move in one statement (a second only for partitions never stored), each sent with
-its own Sync: never in a pipeline, see ``database/pipeline.py``.
+All partitions move in one statement (CTEs: stored ones by compare-and-set, never stored ones
+inserted), with the batch's sums riding along, sent with its own Sync: never in a pipeline, see
+``database/pipeline.py``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, text
 
 from database.pipeline import driver
 
+# Each a data-modifying CTE, so the caller's (the sums) can ride in the same statement.
 _MOVE = (
-    "UPDATE consumer_offsets AS o SET next_offset = m.next, updated_at = now()"
+    "moved AS (UPDATE consumer_offsets AS o SET next_offset = m.next, updated_at = now()"
     " FROM unnest(%(partitions)s::int[], %(starts)s::bigint[], %(nexts)s::bigint[]) AS m(partition, start, next)"
     " WHERE o.group_id = %(group)s AND o.topic = %(topic)s AND o.partition = m.partition AND o.next_offset = m.start"
-    " RETURNING o.partition"
+    " RETURNING o.partition)"
 )
 _CREATE = (
-    "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
-    " SELECT %(group)s, %(topic)s, p, n FROM unnest(%(partitions)s::int[], %(nexts)s::bigint[]) AS m(p, n)"
-    " ON CONFLICT DO NOTHING RETURNING partition"
+    "created AS (INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
+    " SELECT %(group)s, %(topic)s, p, n FROM unnest(%(fresh)s::int[], %(fresh_nexts)s::bigint[]) AS m(p, n)"
+    " ON CONFLICT DO NOTHING RETURNING partition)"
 )
 _READ = text("SELECT partition, next_offset FROM consumer_offsets WHERE group_id = :group AND topic = :topic")
 
@@ -62,24 +66,30 @@ def stored_offsets(conn: Connection, group_id: str, topic: str) -> dict[int, int
     return dict(conn.execute(_READ, {"group": group_id, "topic": topic}).all())  # type: ignore[arg-type]
 
 
-def advance(conn: Connection, checkpoint: Checkpoint) -> None:
+def advance(conn: Connection, checkpoint: Checkpoint, ctes: str = "", params: Mapping[str, Any] | None = None) -> None:
     """Compare-and-set every partition of the batch, inside the caller's transaction.
 
     A row being moved by another transaction is locked until that one ends; PostgreSQL then
     re-checks ``next_offset = start`` against the committed value, so two writers cannot both win.
+    ``ctes`` (data-modifying, with their ``params``: the sums) run in the same statement, one round trip.
     """
-    raw = driver(conn)
-    base = {"group": checkpoint.group_id, "topic": checkpoint.topic}
     stored = [m for m in checkpoint.moves if m.start is not None]
     fresh = [m for m in checkpoint.moves if m.start is None]
-    moved: set[int] = set()
+    values: dict[str, Any] = {"group": checkpoint.group_id, "topic": checkpoint.topic, **(params or {})}
+    parts, results = [ctes] if ctes else [], []
     if stored:
-        columns = {"partitions": [m.partition for m in stored], "starts": [m.start for m in stored],
+        parts.append(_MOVE)
+        results.append("SELECT partition FROM moved")
+        values |= {"partitions": [m.partition for m in stored], "starts": [m.start for m in stored],
                    "nexts": [m.next_offset for m in stored]}  # fmt: skip
-        moved |= {p for (p,) in raw.execute(_MOVE, base | columns)}
     if fresh:
-        columns = {"partitions": [m.partition for m in fresh], "nexts": [m.next_offset for m in fresh]}
-        moved |= {p for (p,) in raw.execute(_CREATE, base | columns)}
+        parts.append(_CREATE)
+        results.append("SELECT partition FROM created")
+        values |= {"fresh": [m.partition for m in fresh], "fresh_nexts": [m.next_offset for m in fresh]}
+    moved: set[int] = set()
+    if parts:
+        query = " UNION ALL ".join(results) or "SELECT NULL::int WHERE false"  # no partition: the sums alone
+        moved = {p for (p,) in driver(conn).execute(f"WITH {', '.join(parts)} {query}", values)}
     fenced = sorted(m.partition for m in checkpoint.moves if m.partition not in moved)
     if fenced:
         raise OffsetFenced(checkpoint.topic, fenced)

@@ -17,7 +17,7 @@ contract (``add``/``flush``) the consumer drives.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NoReturn, Protocol
 
 import psycopg
@@ -38,12 +38,29 @@ IDLE_IN_TRANSACTION_MS = 10_000
 
 
 class Deltas(Protocol):
-    """What a batch adds to aggregate tables; ``apply`` runs after the upsert, in its transaction."""
+    """What a batch adds to aggregate tables, applied after the upsert in its transaction."""
 
-    def apply(self, conn: Connection) -> int: ...
+    def statement(self) -> tuple[str, dict[str, Any]]:
+        """Data-modifying CTEs and their parameters ("" when nothing moves): they ride in the offsets' statement."""
+        ...
+
+    def apply(self, conn: Connection) -> int:
+        """Run the CTEs on their own (a batch without offsets to move)."""
+        ...
 
 
-Aggregator = Callable[[Connection, list[dict[str, Any]]], Deltas]  # reads only: runs before the upsert
+class Aggregator(Protocol):
+    """Deltas from a batch's rows and, for the keys it watches, their stored rows before the upsert."""
+
+    columns: tuple[str, ...]  # stored columns it reads (with the version, by the version-conflict check)
+
+    def watch(self, rows: Sequence[dict[str, Any]]) -> list[Any]:
+        """Keys whose stored row the deltas depend on."""
+        ...
+
+    def deltas(self, rows: Sequence[dict[str, Any]], stored: Mapping[Any, tuple[Any, ...]]) -> Deltas:
+        """The batch's deltas; ``stored``: watched key -> (version, *columns), absent when never stored."""
+        ...
 
 
 def translate(exc: BaseException) -> SinkError | None:
@@ -110,18 +127,22 @@ class BatchWriter:
         rows = [self.to_row(record) for record in records]
         try:
             with self.engine.begin() as conn:
-                conflicts = version_conflicts(conn, self.table, rows) if rows else []
+                aggregate = self.aggregate if rows else None
+                watch = aggregate.watch(rows) if aggregate is not None else []
+                columns = aggregate.columns if aggregate is not None else ()
+                conflicts, stored = version_conflicts(conn, self.table, rows, watch, columns) if rows else ([], {})
                 if conflicts:
                     raise RejectedRecords([(index, why, "version_conflict") for index, why in conflicts])
-                # Reads before the upsert (the statuses it replaces), row locks on the sums after it:
-                # shared rows are locked only in the last, quick statements of the transaction.
-                deltas = self.aggregate(conn, rows) if self.aggregate is not None and rows else None
+                # Reads before the upsert (the statuses it replaces, read with the conflicts), row
+                # locks on the sums after it: shared rows are locked only in the last statement.
+                deltas = aggregate.deltas(rows, stored) if aggregate is not None else None
                 self.last_result = upsert_latest(conn, self.table, rows, self.method)
-                # Each statement is synced on its own, never pipelined: see database/pipeline.py.
-                if deltas is not None:
-                    deltas.apply(conn)
+                # One statement, synced on its own, never pipelined (database/pipeline.py): the
+                # sums ride in the offsets' compare-and-set.
                 if checkpoint is not None:
-                    advance(conn, checkpoint)
+                    advance(conn, checkpoint, *(deltas.statement() if deltas is not None else ()))
+                elif deltas is not None:
+                    deltas.apply(conn)
         except SinkError:
             raise
         except OffsetFenced as exc:

@@ -121,23 +121,25 @@ def test_a_member_frozen_after_locking_the_sums_is_idle_in_transaction(db, monke
     server must see the session idle in transaction (so ``idle_in_transaction_session_timeout``
     ends it if the member freezes there); a pipelined, unsynced statement left it "active" for good."""
     _url, engine, sink = db
-    states = []
+    states, riders = [], []
 
     def seen(conn):
         with engine.connect() as other:
             query = text("SELECT state FROM pg_stat_activity WHERE pid = :pid")
             states.append(other.execute(query, {"pid": driver(conn).info.backend_pid}).scalar_one())
 
-    def state_then_advance(conn, checkpoint):
-        seen(conn)  # the sums are upserted, the orders too
-        advance(conn, checkpoint)  # the real one
-        seen(conn)
+    def state_then_advance(conn, checkpoint, *sums):
+        seen(conn)  # the orders are upserted
+        riders.append(bool(sums and sums[0]))
+        advance(conn, checkpoint, *sums)  # the real one: the sums ride in the compare-and-set's statement
+        seen(conn)  # the orders, the sums and the offsets are locked
 
     monkeypatch.setattr("database.writer.advance", state_then_advance)
     events = lifecycle_history(50)
     sink.write(events, Checkpoint("g", "t", (Move(0, None, len(events)),)))
     assert states == ["idle in transaction", "idle in transaction"]
     assert sink.stored_offsets("g", "t") == {0: len(events)}
+    assert riders == [True] and compare(_recomputed(events), _tables(engine)).ok  # the sums rode along
 
 
 def test_version_conflict_is_rejected_first_applied_wins(db):
