@@ -26,7 +26,12 @@ def chaos(runtime, kafka_settings, database_url):
     # still STARTING would stop them when it ends, and every later one would start them again
     every = set(runtime.names("consumers"))
     wait_for(lambda: health.running(runtime, "consumers") == every, 60, "the consumers running")
-    yield Chaos(runtime, kafka_settings, database_url, RATE, DURATION_S, FAULT_S, timeout_s=240, verify=False)
+    # the load runs DURATION_S / 4 before the fault and as long after the runtime is restored, then
+    # stops: an instant fault (a consumer killed, PostgreSQL restarted) no longer idles out 12 s
+    yield Chaos(
+        runtime, kafka_settings, database_url, RATE, DURATION_S, FAULT_S, timeout_s=240, verify=False,
+        tail_s=DURATION_S / 4,
+    )  # fmt: skip
     runtime.stop_group("consumers")
 
 

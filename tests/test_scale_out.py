@@ -99,7 +99,7 @@ class Checkout:
         deadline = time.monotonic() + timeout_s
         while self.status()["tables"][table] == 0:
             assert time.monotonic() < deadline, f"no {table} row after {timeout_s:.0f}s"
-            time.sleep(3)
+            time.sleep(1)
 
     def wait_groups(self, members: int, idle: int, timeout_s: float = 240) -> dict:
         """Until each group has ``members`` members, ``idle`` of them without a partition, and no lag."""
@@ -113,7 +113,7 @@ class Checkout:
                 and all(len(g["members"]) == members and len(g["idle"]) == idle for g in groups.values())
             ):
                 return report
-            time.sleep(3)
+            time.sleep(1)
         raise AssertionError(json.dumps(report, indent=1, default=str)[:4000])
 
 

@@ -51,6 +51,7 @@ class Chaos:
     fault_s: float = 30.0
     timeout_s: float = 300.0
     verify: bool = True
+    tail_s: float | None = None  # set: the load stops this long after the runtime is restored, at the latest
 
     @property
     def workdir(self) -> Path:
@@ -153,6 +154,23 @@ def _lines(path: Path) -> int:
     return path.read_bytes().count(b"\n") if path.exists() else 0
 
 
+def _end_load(run: Run) -> int:
+    """The load's exit code once it ends: at its duration, or ``tail_s`` after the restore.
+
+    With ``tail_s`` the load still runs before, during and after the fault; it is stopped with
+    SIGTERM (it flushes, and exits 0 when Kafka acknowledged everything it sent) instead of
+    producing on for the rest of a duration sized for the longest fault. A fault that lifts
+    nothing (``poison``) keeps the whole duration.
+    """
+    chaos = run.chaos
+    if chaos.tail_s is not None and run.lifted_at is not None:
+        try:
+            return run.load.wait(chaos.tail_s)
+        except subprocess.TimeoutExpired:
+            run.load.send_signal(signal.SIGTERM)
+    return run.load.wait(chaos.duration_s + chaos.timeout_s)
+
+
 def run_scenario(chaos: Chaos, scenario: Scenario) -> ChaosResult:
     """Load, fault, recover, wait for lag zero, measure; the runtime is restored even on failure."""
     runtime, settings = chaos.runtime, chaos.kafka
@@ -178,7 +196,7 @@ def run_scenario(chaos: Chaos, scenario: Scenario) -> ChaosResult:
         finally:
             health.restore(runtime, settings, every_consumer, chaos.timeout_s)
         try:
-            load_exit = run.load.wait(chaos.duration_s + chaos.timeout_s)
+            load_exit = _end_load(run)
         finally:
             if run.load.poll() is None:
                 run.load.kill()

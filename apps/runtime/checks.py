@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 import socket
@@ -20,17 +21,28 @@ def java_binary() -> str:
             f"Java {MIN_JAVA}+ is required to run Kafka but 'java' is not on PATH: "
             "install it with 'apt-get install -y openjdk-17-jre-headless'"
         )
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
-    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
-    major = int(match.group(1)) if match else 0
-    if major == 1 and match and match.group(2):  # "1.8.0" style
-        major = int(match.group(2))
+    major = _java_major(java)
     if major < MIN_JAVA:
         raise RuntimeProblem(
             f"Java {MIN_JAVA}+ is required to run Kafka, found Java {major or 'unknown'} at {java}: "
             "install it with 'apt-get install -y openjdk-17-jre-headless'"
         )
     return java
+
+
+@functools.cache
+def _java_major(java: str) -> int:
+    """The major version ``java -version`` reports (0: unknown), asked once per path and process.
+
+    Every broker command line and every ``names()`` of the runtime checks Java: a JVM start each,
+    about a third of a second on a busy machine, nine per chaos restore before this was cached.
+    """
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    major = int(match.group(1)) if match else 0
+    if major == 1 and match and match.group(2):  # "1.8.0" style
+        major = int(match.group(2))
+    return major
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:

@@ -63,12 +63,22 @@ def create_missing(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: 
     return created
 
 
-def _wait_for_metadata(admin: AdminClient, names: list[str], timeout_s: float) -> dict:
-    """Topic metadata once every name is visible (a new topic takes a moment to propagate)."""
+def _wait_for_metadata(
+    admin: AdminClient, names: list[str], timeout_s: float, at_least: dict[str, int] | None = None
+) -> dict:
+    """Topic metadata once every name is visible (a new topic takes a moment to propagate).
+
+    With ``at_least``, also once each of those topics shows that many partitions: every broker
+    learns of grown partitions on its own, so one answer may show the growth and the next one,
+    from another broker, not yet.
+    """
+    wanted = at_least or {}
     deadline = time.monotonic() + timeout_s
     while True:
         topics = admin.list_topics(timeout=timeout_s).topics
-        ready = all(n in topics and topics[n].partitions and not topics[n].error for n in names)
+        ready = all(
+            n in topics and not topics[n].error and len(topics[n].partitions) >= max(wanted.get(n, 0), 1) for n in names
+        )
         if ready or time.monotonic() > deadline:
             missing = [n for n in names if n not in topics]
             if missing:
@@ -77,9 +87,14 @@ def _wait_for_metadata(admin: AdminClient, names: list[str], timeout_s: float) -
         time.sleep(0.3)
 
 
-def find_drift(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30) -> dict[str, list[str]]:
-    """Per topic, what differs between the brokers and the definition (read back from the brokers)."""
-    metadata = _wait_for_metadata(admin, [s.name for s in specs], timeout_s)
+def find_drift(
+    admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s: float = 30, grown: dict[str, int] | None = None
+) -> dict[str, list[str]]:
+    """Per topic, what differs between the brokers and the definition (read back from the brokers).
+
+    ``grown``: partition counts just created, waited for (up to ``timeout_s``) before they are judged.
+    """
+    metadata = _wait_for_metadata(admin, [s.name for s in specs], timeout_s, grown)
     configs = _topic_configs(admin, [s.name for s in specs], timeout_s)
     drift: dict[str, list[str]] = {}
     for spec in specs:
@@ -134,13 +149,8 @@ def grow_partitions(admin: AdminClient, specs: tuple[TopicSpec, ...], timeout_s:
     if grow:
         for future in admin.create_partitions(grow, operation_timeout=timeout_s).values():
             future.result()
-        deadline = time.monotonic() + timeout_s  # metadata shows the new partitions a moment later
-        wanted = {p.topic: p.new_total_count for p in grow}
-        while time.monotonic() < deadline:
-            topics = admin.list_topics(timeout=timeout_s).topics
-            if all(len(topics[name].partitions) >= count for name, count in wanted.items()):
-                break
-            time.sleep(0.3)
+        wanted = {p.topic: p.new_total_count for p in grow}  # metadata shows them a moment later
+        _wait_for_metadata(admin, list(wanted), timeout_s, wanted)
     return notes
 
 
@@ -149,7 +159,8 @@ def ensure_topics(settings: KafkaSettings, specs: tuple[TopicSpec, ...] = ALL_TO
     admin = admin_client(settings)
     created = set(create_missing(admin, specs))
     notes = grow_partitions(admin, specs)
-    drift = find_drift(admin, specs)
+    grown_to = {s.name: s.partitions for s in specs if "->" in notes.get(s.name, "")}
+    drift = find_drift(admin, specs, grown=grown_to)
     reports = []
     for s in specs:
         grown = "->" in notes.get(s.name, "")
