@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from collect.pools import build_pools
+from collect.pool_cache import cached_pools
 from collect.product_generator import ProductGenerator
 from collect.user_generator import UserGenerator
 from common.entities import PRODUCTS, USERS
@@ -30,7 +30,7 @@ PARTS = (USERS.topic, PRODUCTS.topic)
 
 def part_events(settings: GeneratorSettings, part: str) -> Iterable[Event]:
     """One half of the catalogue, exactly as the realtime generator rebuilds it."""
-    pools = build_pools(settings.locale, settings.seed)
+    pools = cached_pools(settings.locale, settings.seed)
     if part == USERS.topic:
         return UserGenerator(pools, settings.seed).catalogue(settings.seed_users)
     return ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
@@ -74,7 +74,7 @@ class ProductsChild:
         self.expected = settings.seed_products
         self.sent = context.Value("q", 0, lock=False)  # progress only: written by the child alone
         self._reports, child_end = context.Pipe(duplex=False)
-        build_pools(settings.locale, settings.seed)  # built once, inherited by the child
+        cached_pools(settings.locale, settings.seed)  # read (or built) once, inherited by the child
         self.process = context.Process(
             target=_send_products,
             args=(child_end, self.sent, kafka, settings, topics, flush_timeout),
