@@ -115,5 +115,6 @@ def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_pa
     for mode in ("off_direct", "on_kafka"):
         assert {(mode, "rows"), (mode, "e2e_latency_p50"), (mode, "e2e_latency_p99")} <= metrics.keys()
     assert metrics[("on_kafka", "verify_ok")] == "1"
+    assert float(metrics[("on_kafka_fetched", "rows")]) > 0  # Kafka's share, timed by the fetch probe
     assert csv_path.with_name(csv_path.stem + "_lag.csv").exists()
     _assert_png(chart)

@@ -33,6 +33,7 @@ from rich.console import Console
 from apps.benchmarks import commit_times, scratch
 from apps.benchmarks.charts import realtime_chart
 from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
+from apps.benchmarks.fetch_probe import FetchProbe
 from apps.benchmarks.handlers import BatchedWriter, KafkaPublisher, SingleRowWriter
 from apps.benchmarks.outcome import wait_caught_up
 from apps.benchmarks.realtime_probes import (
@@ -48,6 +49,7 @@ from apps.benchmarks.sampler import ResourceSampler, supervised
 from apps.pipeline.produce import run_default
 from apps.verify import Target, verify
 from collect.pools import Pools, build_pools
+from common.entities import ENTITIES
 from common.settings import DatabaseSettings, GeneratorSettings, KafkaSettings, load
 from kafka.consumers import CONSUMERS
 
@@ -175,7 +177,12 @@ def _measure(
         "console": supervised(setup.runtime, "kafka-ui"),
     }
     since = datetime.now(UTC)
-    with ResourceSampler(components) as sampler, bench_progress(console, int(duration_s)) as progress:
+    probed = list(setup.topics.values()) or [e.topic for e in ENTITIES]
+    with (
+        ResourceSampler(components) as sampler,
+        FetchProbe(kafka, probed) as probe,
+        bench_progress(console, int(duration_s)) as progress,
+    ):
         progress.describe("realtime: ON and OFF")
         for thread in threads:
             thread.start()
@@ -193,11 +200,11 @@ def _measure(
     if setup.fleet is not None:  # live: the generator service keeps publishing, verify would race it
         facts[("on_kafka", "verify_ok")] = int(verify(kafka, setup.on_url, setup.targets).ok)
     # Every event: its commit, timed after it (OFF: the writer's own clock; ON: the commit log).
-    # --live reads the production tables, where only the rows' applied_at (transaction start) is known.
+    # --live reads the production tables: each row's own commit time, for the latest version of each row.
     on = rows_since(setup.on_url, since)
     if setup.schema is not None:
         on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since)
-    latencies = {"off_direct": direct.durable, "on_kafka": on}
+    latencies = {"off_direct": direct.durable, "on_kafka": on, "on_kafka_fetched": probe.latencies}
     return latencies, lag, facts, sampler.usage
 
 

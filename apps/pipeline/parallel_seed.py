@@ -15,13 +15,14 @@ from collections.abc import Iterable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
 
-from collect.pools import build_pools
+from collect.pool_cache import cached_pools
 from collect.product_generator import ProductGenerator
 from collect.user_generator import UserGenerator
 from common.entities import PRODUCTS, USERS
 from common.events import Event
 from common.settings import GeneratorSettings, KafkaSettings
-from kafka.producer.producer import CloseReport, EventProducer
+from kafka.producer.bulk import BulkProducer
+from kafka.producer.producer import CloseReport
 
 PROGRESS_EVERY = 2_000
 PARTS = (USERS.topic, PRODUCTS.topic)
@@ -29,15 +30,15 @@ PARTS = (USERS.topic, PRODUCTS.topic)
 
 def part_events(settings: GeneratorSettings, part: str) -> Iterable[Event]:
     """One half of the catalogue, exactly as the realtime generator rebuilds it."""
-    pools = build_pools(settings.locale, settings.seed)
+    pools = cached_pools(settings.locale, settings.seed)
     if part == USERS.topic:
         return UserGenerator(pools, settings.seed).catalogue(settings.seed_users)
     return ProductGenerator(pools, settings.seed).catalogue(settings.seed_products)
 
 
 def bulk(kafka: KafkaSettings) -> dict[str, int]:
-    """Producer overrides of a bulk send: batches as full as ``bulk_linger_ms`` allows."""
-    return {"linger.ms": kafka.bulk_linger_ms}
+    """Producer overrides of a bulk send: batches as full as ``bulk_linger_ms`` and ``bulk_batch_size`` allow."""
+    return {"linger.ms": kafka.bulk_linger_ms, "batch.size": kafka.bulk_batch_size}
 
 
 def combine(reports: Iterable[CloseReport]) -> CloseReport:
@@ -52,11 +53,12 @@ def combine(reports: Iterable[CloseReport]) -> CloseReport:
 def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: GeneratorSettings,
                    topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
     """The child: send the products, report back through ``conn``."""
-    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
-    for index, event in enumerate(part_events(settings, PRODUCTS.topic), start=1):
-        producer.send(event)
-        if index % PROGRESS_EVERY == 0:
-            sent.value = index
+    producer = BulkProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
+
+    def progress(count: int) -> None:
+        sent.value = count
+
+    producer.send_all(part_events(settings, PRODUCTS.topic), progress, PROGRESS_EVERY)
     sent.value = producer.stats.sent
     producer.flush(flush_timeout)
     conn.send(producer.close(timeout=1))
@@ -72,7 +74,7 @@ class ProductsChild:
         self.expected = settings.seed_products
         self.sent = context.Value("q", 0, lock=False)  # progress only: written by the child alone
         self._reports, child_end = context.Pipe(duplex=False)
-        build_pools(settings.locale, settings.seed)  # built once, inherited by the child
+        cached_pools(settings.locale, settings.seed)  # read (or built) once, inherited by the child
         self.process = context.Process(
             target=_send_products,
             args=(child_end, self.sent, kafka, settings, topics, flush_timeout),

@@ -25,6 +25,7 @@ from typing import Any
 import typer
 from confluent_kafka import TopicPartition
 
+from apps.pipeline.parallel_seed import bulk
 from apps.pipeline.seed import parse_topic_overrides
 from collect.clock import VersionClock
 from collect.pools import build_pools
@@ -165,7 +166,7 @@ def generate(
     # Unthrottled load mode is a bulk send: the longer linger saves the brokers' CPU per request.
     linger = {"linger.ms": kafka.realtime_linger_ms}
     if load_mode:
-        linger = {"linger.ms": kafka.bulk_linger_ms} if load_mode[0] is None else None
+        linger = bulk(kafka) if load_mode[0] is None else None
     producer = EventProducer(
         kafka, topics=topics, on_delivery=_acknowledged(stream), client_id="realtime-generator", overrides=linger
     )

@@ -22,7 +22,8 @@ from common.events import Event
 from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
-from kafka.producer.producer import CloseReport, EventProducer
+from kafka.producer.bulk import BulkProducer
+from kafka.producer.producer import CloseReport
 
 app = typer.Typer(add_completion=False, help=__doc__)
 
@@ -60,7 +61,7 @@ def seed_catalogue(
     total = settings.seed_users + settings.seed_products
     started = time.perf_counter()
     child = ProductsChild(kafka, settings, topics, flush_timeout) if parallel and total > settings.seed_users else None
-    producer = EventProducer(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
+    producer = BulkProducer(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
     columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("seed", total=total, acked=0)
@@ -69,10 +70,8 @@ def seed_catalogue(
             progress.update(task, completed=producer.stats.sent + (child.sent.value if child else 0),
                             acked=producer.stats.acked)  # fmt: skip
 
-        for index, event in enumerate(part_events(settings, USERS.topic) if child else catalogue_events(settings), 1):
-            producer.send(event)
-            if index % PROGRESS_EVERY == 0:
-                show()
+        events = part_events(settings, USERS.topic) if child else catalogue_events(settings)
+        producer.send_all(events, lambda _sent: show(), PROGRESS_EVERY)
         producer.flush(flush_timeout)
         while child is not None and not child.wait(0.2):
             show()
