@@ -9,8 +9,10 @@ lifecycle steps every 2 s), each with its own catalogue:
   services instead (``make start-all``: production topics, groups and tables).
 - ``off_direct``: the same schedule written straight to PostgreSQL, one transaction per event.
 
-Reports the end-to-end latency distribution (``applied_at - produced_at``), consumer lag sampled
-every ``--lag-every`` seconds, CPU and memory; writes ``reports/benchmark_realtime_<ts>.csv`` (and
+Reports the end-to-end latency distribution (the applying transaction's commit time minus
+``produced_at``), Kafka's share of it (``on_kafka_fetched``: produced_at until a consumer with the
+pipeline's fetch settings had the event, ``fetch_probe.py``), consumer lag sampled every
+``--lag-every`` seconds, CPU and memory; writes ``reports/benchmark_realtime_<ts>.csv`` (and
 ``_lag.csv``) and ``.png``.
 """
 
