@@ -162,6 +162,10 @@ class RuntimeSettings(BaseSettings):
     kafka_ports: tuple[int, int, int] = (19092, 19093, 19094)
     kafka_controller_ports: tuple[int, int, int] = (29092, 29093, 29094)
     kafka_heap: str = "768m"
+    # Extra JVM options of each broker, space-separated. C1 only: on 2 cores three brokers' C2
+    # compilers burned more CPU than the brokers' own work for minutes after a start (steady ON
+    # from cold: 517 -> 144 us of broker CPU per event; issue 15). "" brings C2 back.
+    kafka_jvm_options: str = "-XX:TieredStopAtLevel=1"
     kafka_cluster_id: str = "ecomPipelineKRaft01xQ"
     postgres_port: int = Field(15432, gt=0, lt=65536)
     # the producer serves its metrics on this port, the nine consumers on the next nine; 0: none

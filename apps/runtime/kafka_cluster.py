@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import time
@@ -175,7 +177,7 @@ class KafkaCluster:
         heap = self.settings.kafka_heap
         return [
             java_binary(), f"-Xms{heap}", f"-Xmx{heap}", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
+            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true", *shlex.split(self.settings.kafka_jvm_options),
             f"-Dlog4j2.configurationFile={self.home / 'log4j2.properties'}",
             "-cp", self.classpath, "kafka.Kafka", str(node.config_file),
         ]  # fmt: skip
