@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 import pytest
 
 from apps.pipeline.parallel_seed import PARTS, part_events
-from common.settings import GeneratorSettings
-from kafka.producer.bulk import BulkProducer, key_from_value
+from apps.runtime.checks import free_port
+from common.settings import GeneratorSettings, KafkaSettings
+from kafka.producer.bulk import BulkProducer, ProducerIdRefused, key_from_value
 from kafka.producer.errors import ProducerClosedError
 from kafka.producer.producer import EventProducer
 from kafka.producer.serializers import key_of, serialize, stamp
@@ -72,3 +73,16 @@ def test_failed_deliveries_are_counted_and_the_report_is_not_ok(kafka_settings, 
     assert not report.ok
     with pytest.raises(ProducerClosedError):
         producer.send_all(events)
+
+
+def test_opened_returns_once_the_cluster_gave_the_producer_its_id(kafka_settings) -> None:
+    producer = BulkProducer.opened(kafka_settings, timeout_s=60)
+    assert producer._id_state == "Assigned"
+    producer.close(5)
+
+
+def test_no_producer_id_is_an_error_not_a_silent_wait() -> None:
+    """Break it on purpose: nothing listens at the bootstrap address, so no id ever comes."""
+    nowhere = KafkaSettings(bootstrap_servers=f"127.0.0.1:{free_port()}")
+    with pytest.raises(ProducerIdRefused, match="no producer id after"):
+        BulkProducer.opened(nowhere, timeout_s=3)

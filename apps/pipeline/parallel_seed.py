@@ -53,7 +53,7 @@ def combine(reports: Iterable[CloseReport]) -> CloseReport:
 def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: GeneratorSettings,
                    topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
     """The child: send the products, report back through ``conn``."""
-    producer = BulkProducer(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
+    producer = BulkProducer.opened(kafka, topics=topics, client_id="initial-seeder-products", overrides=bulk(kafka))
 
     def progress(count: int) -> None:
         sent.value = count

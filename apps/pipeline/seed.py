@@ -61,7 +61,7 @@ def seed_catalogue(
     total = settings.seed_users + settings.seed_products
     started = time.perf_counter()
     child = ProductsChild(kafka, settings, topics, flush_timeout) if parallel and total > settings.seed_users else None
-    producer = BulkProducer(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
+    producer = BulkProducer.opened(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
     columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
     with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
         task = progress.add_task("seed", total=total, acked=0)

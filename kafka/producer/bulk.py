@@ -8,21 +8,32 @@ polls every ``POLL_EVERY`` events (and whenever the local queue is full), counts
 with a bare callback (failures still go through the full accounting and its warning), and takes
 the key from the serialized bytes where ``serialize`` wrote it. Every report is still counted:
 ``stats.acked`` only grows by a report without an error, and ``close()`` names what never came.
+
+``opened`` returns a producer only once the cluster has given it its producer id. On a young
+secured cluster a broker may refuse the id (its authorizer has not yet applied the new ACLs):
+librdkafka makes that fatal, but nothing was sent, since an idempotent producer sends nothing
+before it has an id, so ``opened`` builds a new producer and asks again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from confluent_kafka import KafkaError, Message
 
 from common.events import Event
+from common.settings import KafkaSettings
 from kafka.metrics import PRODUCER as METRICS
-from kafka.producer.errors import MessageTooLargeError, ProducerClosedError
+from kafka.producer.errors import MessageTooLargeError, ProducerClosedError, ProducerError
 from kafka.producer.producer import _RECORD_OVERHEAD, EventProducer
 from kafka.producer.serializers import headers_of, key_of, serialize, stamp
 
+log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
 # '{"event_id":"<uuid>","entity_id":"<uuid>",...': serialize writes the envelope in field order
 _ENTITY_LABEL, _ENTITY_LABEL_AT, _ENTITY_AT = b'","entity_id":"', slice(49, 64), slice(64, 100)
@@ -33,8 +44,52 @@ def key_from_value(value: bytes, event: Event) -> bytes:
     return value[_ENTITY_AT] if value[_ENTITY_LABEL_AT] == _ENTITY_LABEL else key_of(event)
 
 
+class ProducerIdRefused(ProducerError, RuntimeError):
+    """The cluster did not give the producer its id: fatal for this client, nothing was sent."""
+
+
 class BulkProducer(EventProducer):
     """An ``EventProducer`` with ``send_all``; without a listener (``on_delivery``) of its own."""
+
+    def __init__(self, settings: KafkaSettings, *, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        self._id_state: str | None = None  # librdkafka's eos.idemp_state: "Assigned" once it has an id
+        self._fatal: KafkaError | None = None
+        watch = {"statistics.interval.ms": 100, "stats_cb": self._on_stats, "error_cb": self._on_error}
+        super().__init__(settings, overrides=dict(overrides or {}) | watch, **kwargs)
+
+    @classmethod
+    def opened(cls, settings: KafkaSettings, timeout_s: float = 60, **kwargs: Any) -> BulkProducer:
+        """A producer that has its producer id; one refused fatally is replaced until ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            producer = cls(settings, **kwargs)
+            try:
+                producer.wait_for_id(deadline - time.monotonic())
+                return producer
+            except ProducerIdRefused as exc:
+                if time.monotonic() + 1 > deadline:
+                    raise
+                log.warning("producer id refused, asking again with a new producer", extra={"error": str(exc)})
+                time.sleep(1)
+
+    def wait_for_id(self, timeout_s: float) -> None:
+        """Block until the producer has its id; ``ProducerIdRefused`` on a fatal error or at ``timeout_s``."""
+        deadline = time.monotonic() + max(timeout_s, 0)
+        while self._id_state != "Assigned":
+            if self._fatal is not None:
+                raise ProducerIdRefused(f"producer id refused: {self._fatal.str()}")
+            if time.monotonic() > deadline:
+                raise ProducerIdRefused(f"no producer id after {timeout_s:.0f}s (state {self._id_state})")
+            self._producer.poll(0.05)
+
+    def _on_stats(self, stats_json: str) -> None:
+        if self._id_state != "Assigned":
+            self._id_state = json.loads(stats_json).get("eos", {}).get("idemp_state")
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal = error
+        log.warning("producer error", extra={"error": error.str(), "fatal": error.fatal()})
 
     def send_all(
         self, events: Iterable[Event], progress: Callable[[int], None] | None = None, every: int = 2_000
