@@ -29,9 +29,9 @@ from confluent_kafka import KafkaError, Message
 from common.events import Event
 from common.settings import KafkaSettings
 from kafka.metrics import PRODUCER as METRICS
-from kafka.producer.errors import MessageTooLargeError, ProducerClosedError, ProducerError
-from kafka.producer.producer import _RECORD_OVERHEAD, EventProducer
-from kafka.producer.serializers import headers_of, key_of, serialize, stamp
+from kafka.producer.errors import ProducerClosedError, ProducerError
+from kafka.producer.producer import EventProducer
+from kafka.producer.serializers import key_of, serialize, stamp
 
 log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
@@ -102,7 +102,7 @@ class BulkProducer(EventProducer):
             raise ProducerClosedError("send_all() after close()")
         if self._listener is not None:
             raise TypeError("send_all() reports to stats only: send() events that have a listener")
-        produce, poll, now, stats = self._producer.produce, self._producer.poll, datetime.now, self.stats
+        poll, now, stats = self._producer.poll, datetime.now, self.stats
         sent: dict[str, int] = {}
         count = 0
         try:
@@ -111,18 +111,7 @@ class BulkProducer(EventProducer):
                 topic = self._resolve(stamped, None)
                 value = serialize(stamped)
                 key = key_from_value(value, stamped)
-                if len(value) + len(key) + _RECORD_OVERHEAD > self.max_message_bytes:
-                    raise MessageTooLargeError(
-                        f"{stamped.event_type} {stamped.entity_id} is {len(value)} bytes;"
-                        f" message.max.bytes is {self.max_message_bytes}"
-                    )
-                while True:
-                    try:
-                        produce(topic, value, key, headers=headers_of(stamped), on_delivery=self._acked)
-                        break
-                    except BufferError:  # local queue full: serve delivery reports, then try again
-                        stats.queue_full_waits += 1
-                        poll(0.05)
+                self._produce(stamped, topic, value, key, self._acked)
                 stats.sent += 1
                 count += 1
                 sent[topic] = sent.get(topic, 0) + 1

@@ -107,27 +107,31 @@ class EventProducer:
             raise ProducerClosedError("send() after close()")
         stamped = stamp(event, datetime.now(UTC))
         physical = self._resolve(stamped, topic)
-        value, key, headers = serialize(stamped), key_of(stamped), headers_of(stamped)
+        value, key = serialize(stamped), key_of(stamped)
+        callback = self._count if self._listener is None else partial(self._report, stamped)
+        self._produce(stamped, physical, value, key, callback)
+        self.stats.sent += 1
+        METRICS.produced[physical] += 1
+        self._producer.poll(0)
+
+    def _produce(self, event: Event, topic: str, value: bytes, key: bytes, callback: Callable[..., None]) -> None:
+        """Queue one serialized event; waits while the local queue is full, raises when it cannot fit."""
         if len(value) + len(key) + _RECORD_OVERHEAD > self.max_message_bytes:
             raise MessageTooLargeError(
-                f"{stamped.event_type} {stamped.entity_id} is {len(value)} bytes;"
+                f"{event.event_type} {event.entity_id} is {len(value)} bytes;"
                 f" message.max.bytes is {self.max_message_bytes}"
             )
-        callback = self._count if self._listener is None else partial(self._report, stamped)
         while True:
             try:
-                self._producer.produce(physical, value, key, headers=headers, on_delivery=callback)
-                break
+                self._producer.produce(topic, value, key, headers=headers_of(event), on_delivery=callback)
+                return
             except BufferError:  # local queue full: serve delivery reports, then try again
                 self.stats.queue_full_waits += 1
                 self._producer.poll(0.05)
             except KafkaException as exc:
                 if exc.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
-                    raise MessageTooLargeError(f"{stamped.event_type} {stamped.entity_id}: {exc}") from exc
+                    raise MessageTooLargeError(f"{event.event_type} {event.entity_id}: {exc}") from exc
                 raise
-        self.stats.sent += 1
-        METRICS.produced[physical] += 1
-        self._producer.poll(0)
 
     def poll(self, timeout: float = 0) -> int:
         """Serve delivery reports; call it in idle loops so acknowledgements arrive."""
