@@ -103,6 +103,18 @@ def ledger_listener(ledger: IO[str], stream: RealtimeStream) -> Any:
     return listener
 
 
+def ignore_late_stops() -> None:
+    """Ignore SIGTERM once the load has stopped producing: the request is already met.
+
+    The runner stops the load with SIGTERM ``tail_s`` after a fault. When that signal lands
+    while the interpreter is shutting down (after ``main`` returned, while librdkafka's
+    clients are destroyed), Python's handler no longer runs and the default action kills the
+    process: exit -15 for a load that delivered everything. An ignored signal stays ignored
+    through the shutdown.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Publish a catalogue, run the load, flush; exit 1 if anything was not acknowledged."""
     parser = argparse.ArgumentParser(description="Chaos load with an acknowledgement ledger.")
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         events.flush(60)
         log.info("catalogue acknowledged", extra={"acked": producer.stats.acked, "seed": run_seed})
         run_load(stream, producer, stop, args.rate, args.duration, None)  # type: ignore[arg-type]
+        ignore_late_stops()
         undelivered = producer.close()
     log.info("done", extra={"sent": producer.stats.sent, "acked": producer.stats.acked, "undelivered": undelivered})
     return 0 if undelivered == 0 and producer.stats.failed == 0 else 1
