@@ -184,7 +184,8 @@ def _measure(
     since = datetime.now(UTC)
     probed = list(setup.topics.values()) or [e.topic for e in ENTITIES]
     with (
-        ResourceSampler(components) as sampler,
+        # sparse sampling: at realtime rates the samplers' own CPU would land in the latency it measures
+        ResourceSampler(components, interval_s=1.0, relist_s=15.0) as sampler,
         FetchProbe(kafka, probed) as probe,
         bench_progress(console, int(duration_s)) as progress,
     ):
