@@ -46,6 +46,10 @@ class DirectSender:
         time.sleep(timeout)
         return 0
 
+    def flush(self, timeout: float = 0) -> int:
+        """Every send is already committed: nothing to wait for."""
+        return 0
+
 
 def seeded_stream(pools: Pools, seed: int, catalogue: int) -> tuple[RealtimeStream, list[Event]]:
     """A realtime stream and its catalogue (users, twice as many products), as the seeder makes it."""
