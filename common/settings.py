@@ -47,10 +47,10 @@ class KafkaSettings(BaseSettings):
     # 150, not 30: at app-side rates 30 ms batches are small, and the brokers' CPU goes per request
     # (steady ON, nine consumers: 1,199 -> 2,967 acknowledged events/s in one run, issue 15)
     linger_ms: int = Field(150, ge=0, le=60_000)
-    # the realtime generator's shop mode: single events never fill a batch, so a long linger only
-    # adds latency; but 0 or 1 ms split its 100-event bursts into many requests, fetches and consumer
-    # transactions: end to end p99 160-173 ms against 109-119 at 5 (GUIDE/KAFKA_BENCHMARK_GUIDE.md)
-    realtime_linger_ms: int = Field(5, ge=0, le=60_000)
+    # the realtime generator's shop mode flushes after each round of events (apps/pipeline/produce.py),
+    # which sends at once whatever the linger: the linger only has to outlast a round's sends, so a
+    # 100-event burst is never split into requests that wait on each other (GUIDE/KAFKA_BENCHMARK_GUIDE.md)
+    realtime_linger_ms: int = Field(100, ge=0, le=60_000)
     # bulk sends (the seeder, unthrottled load mode): only throughput counts, and the brokers' CPU
     # goes per request: 500 ms instead of 30 tripled the seed's rate on 2 cores (issue 15)
     bulk_linger_ms: int = Field(500, ge=0, le=60_000)

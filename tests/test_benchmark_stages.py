@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
+import pytest
+
 from apps.benchmarks.common import Measurement
 from apps.benchmarks.load import DriveResult
 from apps.benchmarks.outcome import acknowledged
 from apps.benchmarks.proc_cpu import CpuLedger, cpu_seconds
+from apps.benchmarks.realtime_stages import RowStages, stage_rows, stages_summary, worst
+from apps.benchmarks.sampler import ResourceSampler
 from apps.benchmarks.stages import stage_lines
 from apps.benchmarks.summary import kafka_goals
 
@@ -62,3 +67,29 @@ def test_the_summary_reports_ceilings_and_retires_the_batched_goal() -> None:
     goals = "\n".join(kafka_goals(rows))
     assert "[info] ON e2e / OFF batched e2e" in goals and "0.20x" in goals
     assert "e2e throughput >= OFF batched" not in goals
+
+
+def test_realtime_stages_split_the_tail_into_before_and_inside_the_transaction() -> None:
+    fast = [RowStages("product", 0.0, 0.030, 0.020) for _ in range(99)]
+    slow = RowStages("order", 0.0, 0.200, 0.150)  # 150 ms before its transaction, 50 ms in it
+    rows = {(r.mode, r.metric): r.value for r in stage_rows([*fast, slow])}
+    assert worst([*fast, slow]) == [slow]
+    assert rows[("worst_1pct", "to_txn_mean")] == pytest.approx(150)
+    assert rows[("worst_1pct", "in_txn_mean")] == pytest.approx(50)
+    assert rows[("product", "in_txn_p50")] == pytest.approx(10) and rows[("order", "rows")] == 1
+    assert "worst 1 % of rows (mean): e2e 200 ms" in stages_summary(stage_rows([*fast, slow]))
+
+
+def test_a_relisting_interval_reuses_the_pid_lists() -> None:
+    calls = []
+
+    def source() -> list[int]:
+        calls.append(1)
+        return [os.getpid()]
+
+    with ResourceSampler({"me": source}, interval_s=0.05, relist_s=60) as sampler:
+        time.sleep(0.3)
+    assert len(calls) == 1 and len(sampler.usage["me"].cpu) >= 3  # sampled often, listed once
+    with ResourceSampler({"me": source}, interval_s=0.05) as sampler:
+        time.sleep(0.2)
+    assert len(calls) >= 4  # the default lists at every reading

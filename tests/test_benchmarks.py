@@ -116,5 +116,10 @@ def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_pa
         assert {(mode, "rows"), (mode, "e2e_latency_p50"), (mode, "e2e_latency_p99")} <= metrics.keys()
     assert metrics[("on_kafka", "verify_ok")] == "1"
     assert float(metrics[("on_kafka_fetched", "rows")]) > 0  # Kafka's share, timed by the fetch probe
+    # where the time goes: before each row's transaction and inside it, and the worst 1 %'s split
+    assert {("all", "to_txn_p99"), ("all", "in_txn_p99"), ("worst_1pct", "to_txn_mean")} <= metrics.keys()
     assert csv_path.with_name(csv_path.stem + "_lag.csv").exists()
+    with csv_path.with_name(csv_path.stem + "_events.csv").open(newline="") as handle:
+        kinds = {row["kind"] for row in csv.DictReader(handle)}
+    assert kinds == {"applied", "fetched"}
     _assert_png(chart)

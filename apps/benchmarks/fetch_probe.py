@@ -30,6 +30,8 @@ class FetchProbe:
     def __init__(self, kafka: KafkaSettings, topics: Iterable[str]) -> None:
         self.topics = list(topics)
         self.latencies: list[float] = []  # seconds, one per message produced after ``since``
+        # (topic, partition, offset, produced_at epoch, arrival epoch): which partition a slow one was on
+        self.arrivals: list[tuple[str, int, int, float, float]] = []
         self.since = datetime.now(UTC)
         self._consumer = clients.consumer(kafka, f"bench-fetch-probe-{uuid.uuid4().hex[:8]}", "bench-fetch-probe")
         self._stop = threading.Event()
@@ -62,3 +64,5 @@ class FetchProbe:
                     continue  # not a pipeline event: the consumers dead-letter it
                 if produced >= self.since:
                     self.latencies.append(arrived - produced.timestamp())
+                    where = (message.topic(), message.partition(), message.offset())
+                    self.arrivals.append((*where, produced.timestamp(), arrived))

@@ -7,7 +7,8 @@ differ only in what one reading does; the thread, the stop and the PID listing l
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import Self
 
 PidSource = Callable[[], Iterable[int]]
@@ -22,9 +23,14 @@ class PeriodicReader:
 
     thread_name = "periodic-reader"
 
-    def __init__(self, components: Mapping[str, PidSource], interval_s: float = 0.5) -> None:
+    def __init__(self, components: Mapping[str, PidSource], interval_s: float = 0.5, relist_s: float = 0) -> None:
         self.components = dict(components)
         self.interval_s = interval_s
+        # PID lists are reused for ``relist_s`` (0: listed at every reading): listing walks /proc and
+        # asks supervisord, load a latency measurement should not add while the processes stay put
+        self.relist_s = relist_s
+        self._listing: list[tuple[str, list[int]]] = []
+        self._listed_at = float("-inf")
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
 
@@ -42,14 +48,18 @@ class PeriodicReader:
         while not self._stop.wait(self.interval_s):
             self._read()
 
-    def _listed(self) -> Iterator[tuple[str, list[int]]]:
+    def _listed(self) -> list[tuple[str, list[int]]]:
         """(component, its PIDs now); a component that cannot be listed right now (restarting) is skipped."""
+        if time.monotonic() - self._listed_at < self.relist_s:
+            return self._listing
+        listing = []
         for name, source in self.components.items():
             try:
-                pids = list(source())
+                listing.append((name, list(source())))
             except Exception:
                 continue
-            yield name, pids
+        self._listing, self._listed_at = listing, time.monotonic()
+        return listing
 
     def _read(self, first: bool = False) -> None:
         """One reading of every component; ``first`` is the reading on entry."""

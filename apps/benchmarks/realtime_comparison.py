@@ -47,6 +47,7 @@ from apps.benchmarks.realtime_probes import (
     sample_lag,
     seeded_stream,
 )
+from apps.benchmarks.realtime_stages import row_stages, stage_rows, stages_summary, write_events
 from apps.benchmarks.sampler import ResourceSampler, supervised
 from apps.pipeline.produce import run_default
 from apps.verify import Target, verify
@@ -104,7 +105,7 @@ def run_realtime(
         if setup.schema is not None:
             commit_times.install(on_url, setup.schema)
         try:
-            latencies, lag, facts, usage = _measure(
+            latencies, lag, facts, usage, stages, arrivals = _measure(
                 kafka,
                 setup,
                 build_pools(generator.locale, generator.seed),
@@ -117,14 +118,16 @@ def run_realtime(
         finally:
             if fleet:
                 fleet.stop()
-    rows = realtime_rows(latencies, lag, usage, facts)
+    rows = realtime_rows(latencies, lag, usage, facts) + stage_rows(stages)
     csv_path = write_csv(report_path("realtime", out_dir), "realtime", rows, machine)
     with csv_path.with_name(csv_path.stem + "_lag.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["seconds", "group", "lag"])
         writer.writerows((round(t, 2), group, n) for group, points in lag.items() for t, n in points)
+    write_events(csv_path.with_name(csv_path.stem + "_events.csv"), stages, arrivals)
     chart = realtime_chart(latencies, lag, csv_path.with_suffix(".png"))
-    console.print(realtime_summary(rows, machine), markup=False, highlight=False, soft_wrap=True)
+    summary = realtime_summary(rows, machine) + stages_summary(rows)
+    console.print(summary, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {csv_path}\nchart:  {chart}")
     return csv_path, chart, rows
 
@@ -138,7 +141,7 @@ def _measure(
     duration_s: float,
     lag_every_s: float,
     console: Console,
-) -> tuple[dict, LagSeries, dict, dict]:
+) -> tuple[dict, LagSeries, dict, dict, list, list]:
     """Seed both sides, run both schedules for ``duration_s``, drain, verify, read the rows."""
     off_stream, off_seed = seeded_stream(pools, seed, catalogue)
     seeding = BatchedWriter(setup.off_url)
@@ -181,7 +184,8 @@ def _measure(
     since = datetime.now(UTC)
     probed = list(setup.topics.values()) or [e.topic for e in ENTITIES]
     with (
-        ResourceSampler(components) as sampler,
+        # sparse sampling: at realtime rates the samplers' own CPU would land in the latency it measures
+        ResourceSampler(components, interval_s=1.0, relist_s=15.0) as sampler,
         FetchProbe(kafka, probed) as probe,
         bench_progress(console, int(duration_s)) as progress,
     ):
@@ -207,7 +211,7 @@ def _measure(
     if setup.schema is not None:
         on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since)
     latencies = {"off_direct": direct.durable, "on_kafka": on, "on_kafka_fetched": probe.latencies}
-    return latencies, lag, facts, sampler.usage
+    return latencies, lag, facts, sampler.usage, row_stages(setup.on_url, since), probe.arrivals
 
 
 @app.command()

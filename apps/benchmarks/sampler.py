@@ -49,8 +49,8 @@ class ResourceSampler(PeriodicReader):
 
     thread_name = "resource-sampler"
 
-    def __init__(self, components: dict[str, PidSource], interval_s: float = 0.5) -> None:
-        super().__init__(components, interval_s)
+    def __init__(self, components: dict[str, PidSource], interval_s: float = 0.5, relist_s: float = 0) -> None:
+        super().__init__(components, interval_s, relist_s)
         self.usage: dict[str, Usage] = {name: Usage() for name in components}
         self._processes: dict[int, psutil.Process] = {}
 

@@ -63,7 +63,14 @@ def _send_all(producer: EventProducer, events: list[Any]) -> int:
 
 
 def run_default(stream: RealtimeStream, producer: EventProducer, stop: threading.Event, rng: random.Random) -> None:
-    """Timed batches until ``stop`` is set; the producer is polled while waiting."""
+    """Timed batches until ``stop`` is set; the producer is polled while waiting.
+
+    After each round of actions the wait for the next one is spent in ``flush``: librdkafka sends
+    what is queued at once, linger or not, so a 100-event burst leaves as one request per
+    partition (a burst split by the linger timer had its tail wait behind its head's acks=all
+    round, as a broker serves one request per connection at a time) and single events skip the
+    linger. The wait was idle anyway: the generator only polls until the next action is due.
+    """
 
     def user_activity() -> int:
         sent = _send_all(producer, [stream.new_user()])
@@ -81,15 +88,19 @@ def run_default(stream: RealtimeStream, producer: EventProducer, stop: threading
     due = [time.monotonic() + (0 if i < 2 else rng.uniform(*span)) for i, (span, _) in enumerate(tasks)]
     last_log = time.monotonic()
     while not stop.is_set():
-        now = time.monotonic()
+        now, sent = time.monotonic(), 0
         for i, (span, action) in enumerate(tasks):
             if now >= due[i]:
-                action()
+                sent += action()
                 due[i] = now + rng.uniform(*span)
         if now - last_log >= PROGRESS_EVERY_S:
             _log_progress(producer, stream)
             last_log = now
-        producer.poll(max(0.0, min(0.2, min(due) - time.monotonic())))
+        wait = max(0.0, min(0.2, min(due) - time.monotonic()))
+        if sent:
+            producer.flush(wait)
+        else:
+            producer.poll(wait)
 
 
 def run_load(

@@ -265,6 +265,7 @@ share.coordinator.state.topic.min.isr=2
 auto.create.topics.enable=false
 unclean.leader.election.enable=false
 group.initial.rebalance.delay.ms=0
+leader.imbalance.check.interval.seconds=30
 num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
