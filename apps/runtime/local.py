@@ -254,11 +254,17 @@ class LocalRuntime:
         if group == "consumers":
             members = {s.name for s in svc.consumer_services(MAX_INSTANCES)}
             names += [i["name"] for i in self.supervisor.info() if i["name"] in members and i["name"] not in names]
-        for name in names:
-            self.supervisor.stop(name)
+        self.supervisor.stop_all_of(names)
 
     def down(self) -> None:
-        """Stop every service and supervisord; no process is left behind."""
+        """Stop every service and supervisord; no process is left behind.
+
+        The clients first, side by side, while Kafka and PostgreSQL still answer: a consumer stopped
+        with the brokers would wait out its stop timeout trying to commit and leave its group.
+        """
+        servers = {*self.names("kafka"), *self.names("database")}
+        if self.supervisor.is_running():
+            self.supervisor.stop_all_of([i["name"] for i in self.supervisor.info() if i["name"] not in servers])
         self.supervisor.shutdown()
 
     def ps(self) -> list[ServiceStatus]:

@@ -128,8 +128,8 @@ serverurl=unix://{self.socket}
         """Start supervisord (it daemonizes) with ``env`` passed on to every program."""
         if self.is_running():  # already up: apply config changes without touching the rest
             added, changed, _removed = self.rpc().supervisor.reloadConfig()[0]
+            self.stop_all_of(changed)
             for name in changed:
-                self.rpc().supervisor.stopProcessGroup(name)
                 self.rpc().supervisor.removeProcessGroup(name)
                 self.rpc().supervisor.addProcessGroup(name)
             for name in added:
@@ -182,6 +182,28 @@ serverurl=unix://{self.socket}
         except xmlrpc.client.Fault as fault:
             if "NOT_RUNNING" not in fault.faultString:
                 raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
+
+    def stop_all_of(self, names: list[str], timeout_s: float = 120) -> None:
+        """Stop ``names`` side by side: every stop signal is sent first, then all of them are waited for.
+
+        One by one, each member's leave would wait for the group to rebalance around the previous one.
+        """
+        rpc = self.rpc()
+        stopping = []
+        for name in names:
+            try:
+                rpc.supervisor.stopProcess(name, False)
+                stopping.append(name)
+            except xmlrpc.client.Fault as fault:
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
+        deadline = time.monotonic() + timeout_s
+        while stopping:
+            states = {i["name"]: i["statename"] for i in rpc.supervisor.getAllProcessInfo()}
+            stopping = [name for name in stopping if states.get(name) == "STOPPING"]
+            if stopping and time.monotonic() > deadline:
+                raise RuntimeProblem(f"{', '.join(stopping)} did not stop within {timeout_s:.0f}s")
+            time.sleep(0.1)
 
     def signal(self, name: str, sig: str) -> None:
         """Send a signal (e.g. ``KILL``, ``STOP``, ``CONT``) to one program's process."""
