@@ -192,15 +192,13 @@ serverurl=unix://{self.socket}
         (a KRaft node left alone has no quorum to shut down with: see ``LocalRuntime.down``).
         """
         rpc = self.rpc()
-        stopping = []
         for name in names:
             try:
                 rpc.supervisor.stopProcess(name, False)
-                stopping.append(name)
-            except xmlrpc.client.Fault as fault:
+            except xmlrpc.client.Fault as fault:  # not running, or already stopping: waited for below
                 if "NOT_RUNNING" not in fault.faultString:
                     raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
-        deadline, alone_since = time.monotonic() + timeout_s, None
+        stopping, deadline, alone_since = list(names), time.monotonic() + timeout_s, None
         while stopping:
             infos = {i["name"]: i for i in rpc.supervisor.getAllProcessInfo()}
             stopping = [name for name in stopping if infos[name]["statename"] == "STOPPING"]
