@@ -83,6 +83,22 @@ def partition_offsets(
         consumer.close()
 
 
+def committed_topics(
+    settings: KafkaSettings, group_id: str, partitions: dict[str, int], timeout_s: float = 10.0
+) -> set[str]:
+    """Which of ``partitions``' topics (name -> partition count) ``group_id`` committed on, in one request.
+
+    The console asks this of every group without members: a reader per topic and group made a
+    cluster with many idle groups and topics (the test suite's) take minutes per sample.
+    """
+    consumer = _reader(settings, group_id)
+    try:
+        wanted = [TopicPartition(topic, p) for topic, count in partitions.items() for p in range(count)]
+        return {tp.topic for tp in _committed(consumer, wanted, timeout_s) if tp.offset >= 0} if wanted else set()
+    finally:
+        consumer.close()
+
+
 def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float) -> list[TopicPartition]:
     """Committed offsets, retrying while the group coordinator moves or loads (common under load)."""
     deadline = time.monotonic() + timeout_s

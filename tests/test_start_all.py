@@ -24,6 +24,7 @@ from common.settings import PROJECT_ROOT, RuntimeSettings
 
 pytestmark = pytest.mark.slow
 VENV = Path(sys.executable).parent.parent
+POLL_S = 0.2  # between status calls: each one takes seconds already
 
 
 def _copy_repo(target: Path) -> None:
@@ -101,19 +102,18 @@ def test_start_all_reaches_a_healthy_pipeline_and_down_cleans_up(tmp_path_factor
             report = _status(copy, env)
             if _healthy(report) and report["tables"]["users"] == 300 and report["tables"]["products"] == 500:
                 break
-            time.sleep(1)
+            time.sleep(POLL_S)
         assert _healthy(report), json.dumps(report, indent=1)[:3000]
 
         deadline = time.monotonic() + 120  # the producer streams orders until the consumers have applied some
         while time.monotonic() < deadline and not report.get("tables", {}).get("orders"):
-            time.sleep(1)
+            time.sleep(POLL_S)
             report = _status(copy, env)
         stop = subprocess.run([*make, "stop-producer"], cwd=copy, env=env, capture_output=True, text=True, timeout=120)
         assert stop.returncode == 0, stop.stdout + stop.stderr
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and _status(copy, env).get("total_lag") != 0:
-            time.sleep(1)
-        report = _status(copy, env)
+        while time.monotonic() < deadline and (report := _status(copy, env)).get("total_lag") != 0:
+            time.sleep(POLL_S)
         assert report["tables"]["orders"] > 0
 
         verify = subprocess.run([*make, "verify"], cwd=copy, env=env, capture_output=True, text=True, timeout=300)

@@ -19,7 +19,7 @@ from typing import Any
 from apps.console.errors import NotFound, SourceUnavailable, kafka_errors
 from apps.console.kafka_admin import KafkaAdmin
 from apps.console.membership import Membership, Snapshot
-from kafka.offsets import PartitionOffsets, partition_offsets
+from kafka.offsets import PartitionOffsets, committed_topics, partition_offsets
 
 GONE = ("dead", "GROUP_ID_NOT_FOUND")
 
@@ -55,8 +55,9 @@ class GroupReader:
         known, probed_at = self._topics.get(group_id, (set(), 0.0))
         if not assigned and time.monotonic() - probed_at > self.probe_every_s:
             metadata = self.admin.metadata()
-            names = [t for t in metadata.topics if not t.startswith("__")]
-            known = {t for t in names if any(p.committed is not None for p in self._read(t, group_id))}
+            counts = {t: len(m.partitions) for t, m in metadata.topics.items() if not t.startswith("__")}
+            with kafka_errors(f"reading the offsets {group_id} committed"):
+                known = committed_topics(self.admin.settings, group_id, counts, self.admin.timeout_s)
             probed_at = time.monotonic()
         self._topics[group_id] = (known | assigned, probed_at)
         return sorted(known | assigned)

@@ -35,6 +35,7 @@ from common.settings import (
 )
 
 MAX_INSTANCES = 100  # PIPELINE_CONSUMER_INSTANCES' upper bound
+LAST_BROKER_GRACE_S = 3.0  # see down()
 
 
 @dataclass
@@ -254,11 +255,22 @@ class LocalRuntime:
         if group == "consumers":
             members = {s.name for s in svc.consumer_services(MAX_INSTANCES)}
             names += [i["name"] for i in self.supervisor.info() if i["name"] in members and i["name"] not in names]
-        for name in names:
-            self.supervisor.stop(name)
+        self.supervisor.stop_all_of(names)
 
     def down(self) -> None:
-        """Stop every service and supervisord; no process is left behind."""
+        """Stop every service and supervisord; no process is left behind.
+
+        The clients first, side by side, while Kafka and PostgreSQL still answer: a consumer stopped
+        with the brokers would wait out its stop timeout trying to commit and leave its group.
+        Then the brokers side by side. The last one standing has no controller quorum left: it
+        retried elections until supervisord killed it after 30 s, or gave up after about 6 s, at
+        random. It is killed after LAST_BROKER_GRACE_S instead; a killed process loses no data it
+        wrote, and the next start recovers its log as after any crash.
+        """
+        servers = {*self.names("kafka"), *self.names("database")}
+        if self.supervisor.is_running():
+            self.supervisor.stop_all_of([i["name"] for i in self.supervisor.info() if i["name"] not in servers])
+            self.supervisor.stop_all_of(self.names("kafka"), last_grace_s=LAST_BROKER_GRACE_S)
         self.supervisor.shutdown()
 
     def ps(self) -> list[ServiceStatus]:

@@ -7,6 +7,7 @@ on crash, one-shots (``topic-init``) run once.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -128,8 +129,8 @@ serverurl=unix://{self.socket}
         """Start supervisord (it daemonizes) with ``env`` passed on to every program."""
         if self.is_running():  # already up: apply config changes without touching the rest
             added, changed, _removed = self.rpc().supervisor.reloadConfig()[0]
+            self.stop_all_of(changed)
             for name in changed:
-                self.rpc().supervisor.stopProcessGroup(name)
                 self.rpc().supervisor.removeProcessGroup(name)
                 self.rpc().supervisor.addProcessGroup(name)
             for name in added:
@@ -182,6 +183,33 @@ serverurl=unix://{self.socket}
         except xmlrpc.client.Fault as fault:
             if "NOT_RUNNING" not in fault.faultString:
                 raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
+
+    def stop_all_of(self, names: list[str], timeout_s: float = 120, last_grace_s: float | None = None) -> None:
+        """Stop ``names`` side by side: every stop signal is sent first, then all of them are waited for.
+
+        One by one, each member's leave would wait for the group to rebalance around the previous one.
+        ``last_grace_s``: the last one still stopping after the others is killed after that long
+        (a KRaft node left alone has no quorum to shut down with: see ``LocalRuntime.down``).
+        """
+        rpc = self.rpc()
+        for name in names:
+            try:
+                rpc.supervisor.stopProcess(name, False)
+            except xmlrpc.client.Fault as fault:  # not running, or already stopping: waited for below
+                if "NOT_RUNNING" not in fault.faultString:
+                    raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
+        stopping, deadline, alone_since = list(names), time.monotonic() + timeout_s, None
+        while stopping:
+            infos = {i["name"]: i for i in rpc.supervisor.getAllProcessInfo()}
+            stopping = [name for name in stopping if infos[name]["statename"] == "STOPPING"]
+            if stopping and time.monotonic() > deadline:
+                raise RuntimeProblem(f"{', '.join(stopping)} did not stop within {timeout_s:.0f}s")
+            if last_grace_s is not None and len(stopping) == 1:
+                alone_since = alone_since or time.monotonic()
+                if time.monotonic() - alone_since > last_grace_s:  # STOPPING: supervisord signals no more
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(infos[stopping[0]]["pid"], signal.SIGKILL)
+            time.sleep(0.1)
 
     def signal(self, name: str, sig: str) -> None:
         """Send a signal (e.g. ``KILL``, ``STOP``, ``CONT``) to one program's process."""
