@@ -12,7 +12,10 @@ the key from the serialized bytes where ``serialize`` wrote it. Every report is 
 ``opened`` returns a producer only once the cluster has given it its producer id. On a young
 secured cluster a broker may refuse the id (its authorizer has not yet applied the new ACLs):
 librdkafka makes that fatal, but nothing was sent, since an idempotent producer sends nothing
-before it has an id, so ``opened`` builds a new producer and asks again.
+before it has an id, so ``opened`` builds a new producer and asks again. The id takes about
+0.6 s (librdkafka asks for it half a second after the start), a third of a whole seed's time, so
+the events are built meanwhile (``Prebuilt``): not stamped, serialized or queued, only built,
+and kept across a replaced producer; ``send_all`` sends them first, in order.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import chain, islice
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -35,6 +39,7 @@ from kafka.producer.serializers import key_of, serialize, stamp
 
 log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
+BUILD_STEP = 100  # events built between two looks at the producer id while waiting for it
 # '{"event_id":"<uuid>","entity_id":"<uuid>",...': serialize writes the envelope in field order
 _ENTITY_LABEL, _ENTITY_LABEL_AT, _ENTITY_AT = b'","entity_id":"', slice(49, 64), slice(64, 100)
 
@@ -48,23 +53,47 @@ class ProducerIdRefused(ProducerError, RuntimeError):
     """The cluster did not give the producer its id: fatal for this client, nothing was sent."""
 
 
+class Prebuilt:
+    """``events``, of which up to ``limit`` may be built ahead (``take``); iterating yields them all, in order."""
+
+    def __init__(self, events: Iterable[Event], limit: int = 50_000) -> None:
+        self._source: Iterator[Event] = iter(events)
+        self._ready: list[Event] = []
+        self.limit = limit
+
+    def take(self, count: int) -> bool:
+        """Build up to ``count`` more; False once the events ran out or ``limit`` are waiting."""
+        chunk = list(islice(self._source, max(0, min(count, self.limit - len(self._ready)))))
+        self._ready += chunk
+        return bool(chunk)
+
+    def __iter__(self) -> Iterator[Event]:
+        ready, self._ready = self._ready, []
+        return chain(ready, self._source)
+
+
 class BulkProducer(EventProducer):
     """An ``EventProducer`` with ``send_all``; without a listener (``on_delivery``) of its own."""
 
     def __init__(self, settings: KafkaSettings, *, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self._id_state: str | None = None  # librdkafka's eos.idemp_state: "Assigned" once it has an id
         self._fatal: KafkaError | None = None
-        watch = {"statistics.interval.ms": 100, "stats_cb": self._on_stats, "error_cb": self._on_error}
+        watch = {"statistics.interval.ms": 50, "stats_cb": self._on_stats, "error_cb": self._on_error}
         super().__init__(settings, overrides=dict(overrides or {}) | watch, **kwargs)
 
     @classmethod
-    def opened(cls, settings: KafkaSettings, timeout_s: float = 60, **kwargs: Any) -> BulkProducer:
-        """A producer that has its producer id; one refused fatally is replaced until ``timeout_s``."""
+    def opened(
+        cls, settings: KafkaSettings, timeout_s: float = 60, ahead: Prebuilt | None = None, **kwargs: Any
+    ) -> BulkProducer:
+        """A producer that has its producer id; one refused fatally is replaced until ``timeout_s``.
+
+        ``ahead``: the events to send, built meanwhile (kept there for ``send_all``).
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             producer = cls(settings, **kwargs)
             try:
-                producer.wait_for_id(deadline - time.monotonic())
+                producer.wait_for_id(deadline - time.monotonic(), ahead)
                 return producer
             except ProducerIdRefused as exc:
                 if time.monotonic() + 1 > deadline:
@@ -72,15 +101,21 @@ class BulkProducer(EventProducer):
                 log.warning("producer id refused, asking again with a new producer", extra={"error": str(exc)})
                 time.sleep(1)
 
-    def wait_for_id(self, timeout_s: float) -> None:
-        """Block until the producer has its id; ``ProducerIdRefused`` on a fatal error or at ``timeout_s``."""
+    def wait_for_id(self, timeout_s: float, ahead: Prebuilt | None = None) -> None:
+        """Block until the producer has its id, building ``ahead``'s events meanwhile.
+
+        ``ProducerIdRefused`` on a fatal error or at ``timeout_s``.
+        """
         deadline = time.monotonic() + max(timeout_s, 0)
         while self._id_state != "Assigned":
             if self._fatal is not None:
                 raise ProducerIdRefused(f"producer id refused: {self._fatal.str()}")
             if time.monotonic() > deadline:
                 raise ProducerIdRefused(f"no producer id after {timeout_s:.0f}s (state {self._id_state})")
-            self._producer.poll(0.05)
+            if ahead is not None and ahead.take(BUILD_STEP):
+                self._producer.poll(0)
+            else:
+                self._producer.poll(0.05)
 
     def _on_stats(self, stats_json: str) -> None:
         if self._id_state != "Assigned":
