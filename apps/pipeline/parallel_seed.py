@@ -3,7 +3,7 @@
 Building the events (pydantic models) is most of the seeder's CPU, and this machine has a
 second core. Users and products come from separately seeded generators, so sending them from two
 processes changes nothing in what is sent: same ids, same payloads, same order per entity (each
-entity has one event in the catalogue, sent by one process). The halves are even in work, not
+entity has one event in the catalogue, sent by one process). The halves are even in events, not
 in entities (``split``): the parent sends the users and the first products, the child the rest
 of the products, so neither waits long for the other at the end.
 ``ProductsChild`` forks rather than spawns: the child starts in milliseconds with the value pools
@@ -24,13 +24,13 @@ from collect.product_generator import ProductGenerator
 from collect.user_generator import UserGenerator
 from common.entities import PRODUCTS, USERS
 from common.events import Event
+from common.gc_tuning import collections_paused
 from common.settings import GeneratorSettings, KafkaSettings
 from kafka.producer.bulk import BulkProducer, Prebuilt
 from kafka.producer.producer import CloseReport
 
 PROGRESS_EVERY = 2_000
 PARTS = (USERS.topic, PRODUCTS.topic)
-USER_COST = 1.4  # a user costs the seeder about 1.4 products (its send_all, users vs products, 2026-12-01)
 
 
 def part_events(settings: GeneratorSettings, part: str, start: int = 0, stop: int | None = None) -> Iterable[Event]:
@@ -43,8 +43,8 @@ def part_events(settings: GeneratorSettings, part: str, start: int = 0, stop: in
 
 
 def split(settings: GeneratorSettings) -> int:
-    """Products the parent sends after its users, so that both processes have as much to do."""
-    return min(settings.seed_products, max(0, round((settings.seed_products - USER_COST * settings.seed_users) / 2)))
+    """Products the parent sends after its users, so that both processes send as many events."""
+    return max(0, (settings.seed_products - settings.seed_users) // 2)
 
 
 def parent_events(settings: GeneratorSettings) -> Iterable[Event]:
@@ -69,17 +69,18 @@ def combine(reports: Iterable[CloseReport]) -> CloseReport:
 def _send_products(conn: Connection, sent: Any, kafka: KafkaSettings, settings: GeneratorSettings,
                    topics: Mapping[str, str] | None, flush_timeout: float) -> None:  # fmt: skip
     """The child: send the products, report back through ``conn``."""
-    events = Prebuilt(part_events(settings, PRODUCTS.topic, split(settings)))
-    producer = BulkProducer.opened(
-        kafka, topics=topics, ahead=events, client_id="initial-seeder-products", overrides=bulk(kafka)
-    )
 
     def progress(count: int) -> None:
         sent.value = count
 
-    producer.send_all(events, progress, PROGRESS_EVERY)
-    sent.value = producer.stats.sent
-    producer.flush(flush_timeout)
+    with collections_paused():
+        events = Prebuilt(part_events(settings, PRODUCTS.topic, split(settings)))
+        producer = BulkProducer.opened(
+            kafka, topics=topics, ahead=events, client_id="initial-seeder-products", overrides=bulk(kafka)
+        )
+        producer.send_all(events, progress, PROGRESS_EVERY)
+        sent.value = producer.stats.sent
+        producer.flush(flush_timeout)
     conn.send(producer.close(timeout=1))
     conn.close()
 

@@ -1,12 +1,11 @@
 """The seeder's path: a long run of events sent as fast as the client takes them.
 
 ``EventProducer.send`` does per event what a long-running service needs: a poll after every
-send (so listeners hear at once), each report's delivery latency into the metrics, the key from
-the UUID. In the seed's 30,000 events in a row, with no listener, those cost microseconds that
-buy nothing; the seeder's flame graph had ``poll(0)`` alone at 5 % of its samples. ``send_all``
-polls every ``POLL_EVERY`` events (and whenever the local queue is full), counts delivery reports
-with a bare callback (failures still go through the full accounting and its warning), and takes
-the key from the serialized bytes where ``serialize`` wrote it. Every report is still counted:
+send (so listeners hear at once) and each report's delivery latency into the metrics. In the
+seed's 30,000 events in a row, with no listener, those cost microseconds that buy nothing; the
+seeder's flame graph had ``poll(0)`` alone at 5 % of its samples. ``send_all`` polls every
+``POLL_EVERY`` events (and whenever the local queue is full) and counts delivery reports with a
+bare callback (failures still go through the full accounting and its warning). Every report is still counted:
 ``stats.acked`` only grows by a report without an error, and ``close()`` names what never came.
 
 ``opened`` returns a producer only once the cluster has given it its producer id. On a young
@@ -35,18 +34,11 @@ from common.settings import KafkaSettings
 from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import ProducerClosedError, ProducerError
 from kafka.producer.producer import EventProducer
-from kafka.producer.serializers import key_of, serialize, stamp
+from kafka.producer.serializers import key_from_value, serialize, stamp
 
 log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
 BUILD_STEP = 100  # events built between two looks at the producer id while waiting for it
-# '{"event_id":"<uuid>","entity_id":"<uuid>",...': serialize writes the envelope in field order
-_ENTITY_LABEL, _ENTITY_LABEL_AT, _ENTITY_AT = b'","entity_id":"', slice(49, 64), slice(64, 100)
-
-
-def key_from_value(value: bytes, event: Event) -> bytes:
-    """The entity id as ``key_of`` writes it, cut from the JSON when it sits where expected."""
-    return value[_ENTITY_AT] if value[_ENTITY_LABEL_AT] == _ENTITY_LABEL else key_of(event)
 
 
 class ProducerIdRefused(ProducerError, RuntimeError):
