@@ -31,22 +31,29 @@ class ProductGenerator:
         self._rng = Random(f"{seed if live_seed is None else live_seed}:products:live")
         self._price_step = Decimal(100) if pools.korean else Decimal("0.01")
 
-    def catalogue(self, count: int) -> Iterator[ProductEvent]:
-        """``product.created`` with version 1 for products 0..count-1; the same for the same seed."""
+    def catalogue(self, count: int, start: int = 0) -> Iterator[ProductEvent]:
+        """``product.created`` with version 1 for products start..count-1; the same for the same seed.
+
+        The catalogue is one random sequence, so the products before ``start`` are drawn but not
+        built (a fraction of their cost): another process sends them (``apps/pipeline/parallel_seed.py``).
+        """
         rng, pools = Random(f"{self.seed}:products:catalogue"), self.pools
-        for _ in range(count):
+        for index in range(count):
             product_id, event_id = uuid_from(rng), uuid_from(rng)
             category = pick(rng, pools.categories)
             brand = pick(rng, pools.brands)
-            name = f"{brand} {pick(rng, pools.qualifiers)} {pick(rng, category.nouns)} {pick(rng, pools.variants)}"
+            words = pick(rng, pools.qualifiers), pick(rng, category.nouns), pick(rng, pools.variants)
+            price, stock, age_s = pools.price(rng, category), rng.randrange(0, 500), rng.randrange(_TWO_YEARS_S)
+            if index < start:
+                continue
             payload = build(
                 ProductPayload,
                 product_id=product_id,
-                name=name,
+                name=f"{brand} {words[0]} {words[1]} {words[2]}",
                 category=category.name,
                 brand=brand,
-                price=pools.price(rng, category),
-                stock=rng.randrange(0, 500),
+                price=price,
+                stock=stock,
             )
             self._ids.append(product_id)
             self.products[product_id] = payload
@@ -55,7 +62,7 @@ class ProductGenerator:
                 event_id=event_id,
                 entity_id=product_id,
                 version=1,
-                occurred_at=CATALOGUE_EPOCH - timedelta(seconds=rng.randrange(_TWO_YEARS_S)),
+                occurred_at=CATALOGUE_EPOCH - timedelta(seconds=age_s),
                 event_type="product.created",
                 payload=payload,
             )

@@ -10,6 +10,8 @@ Reference cycles are still collected, only in larger steps.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 YOUNG_GENERATION_THRESHOLD = 10_000
 
@@ -20,3 +22,20 @@ def tune_for_throughput() -> None:
     gc.freeze()  # start-up objects live for the whole process: never scan them again
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_GENERATION_THRESHOLD, middle, oldest)
+
+
+@contextmanager
+def collections_paused() -> Iterator[None]:
+    """No cyclic collections inside the block: for a bounded burst of objects that live on (a seed).
+
+    The seeder keeps the events it builds ahead (``kafka.producer.bulk.Prebuilt``), and every
+    collection would scan them again; reference counting still frees everything else. Seeding
+    10k users + 20k products: 21.0-21.5k -> 21.8-22.4k events/s (same session, 2026-12-01).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()

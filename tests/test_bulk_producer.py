@@ -10,7 +10,7 @@ import pytest
 from apps.pipeline.parallel_seed import PARTS, part_events
 from apps.runtime.checks import free_port
 from common.settings import GeneratorSettings, KafkaSettings
-from kafka.producer.bulk import BulkProducer, ProducerIdRefused, key_from_value
+from kafka.producer.bulk import BulkProducer, Prebuilt, ProducerIdRefused, key_from_value
 from kafka.producer.errors import ProducerClosedError
 from kafka.producer.producer import EventProducer
 from kafka.producer.serializers import key_of, serialize, stamp
@@ -79,6 +79,28 @@ def test_opened_returns_once_the_cluster_gave_the_producer_its_id(kafka_settings
     producer = BulkProducer.opened(kafka_settings, timeout_s=60)
     assert producer._id_state == "Assigned"
     producer.close(5)
+
+
+def test_prebuilt_builds_ahead_up_to_its_limit_and_yields_everything_in_order() -> None:
+    events = list(part_events(CATALOGUE, "users"))
+    ahead = Prebuilt(iter(events), limit=250)
+    assert ahead.take(100) and ahead.take(200) and not ahead.take(100)  # 250 built: the limit
+    assert list(ahead) == events
+    assert not Prebuilt([]).take(10)
+
+
+def test_events_built_while_waiting_for_the_id_are_sent_first_and_in_order(
+    kafka_settings, make_topic, unique_name
+) -> None:
+    events = list(part_events(CATALOGUE, "users"))
+    topic = make_topic(partitions=1)
+    ahead = Prebuilt(events)
+    producer = BulkProducer.opened(kafka_settings, timeout_s=60, ahead=ahead, topics={"users": topic})
+    assert producer.send_all(ahead) == len(events)
+    report = producer.close(30)
+    assert report.ok and report.acked == len(events)
+    read = [json.loads(m.value())["event_id"] for m in read_all(kafka_settings, topic, unique_name("g"))]
+    assert read == [str(e.event_id) for e in events]
 
 
 def test_no_producer_id_is_an_error_not_a_silent_wait() -> None:

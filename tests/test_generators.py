@@ -32,6 +32,13 @@ def test_catalogue_is_deterministic_and_a_prefix() -> None:
     assert all(e["version"] == 1 for e in first)
 
 
+def test_products_from_start_are_the_tail_of_the_catalogue() -> None:
+    """The parallel seeder's child starts its products where the parent's stop: same events, none twice."""
+    whole = _dump(ProductGenerator(POOLS, 42).catalogue(300))
+    assert _dump(ProductGenerator(POOLS, 42).catalogue(300, start=120)) == whole[120:]
+    assert _dump(ProductGenerator(POOLS, 42).catalogue(120)) + whole[120:] == whole
+
+
 def test_realtime_stream_is_deterministic_for_a_seed_and_clock() -> None:
     def run(live_seed: int) -> list[dict]:
         stream = RealtimeStream(POOLS, 42, CounterClock(), live_seed=live_seed)

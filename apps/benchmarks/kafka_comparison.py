@@ -39,7 +39,7 @@ from apps.benchmarks.outcome import (
 )
 from apps.benchmarks.proc_cpu import CpuLedger
 from apps.benchmarks.sampler import ResourceSampler, supervised, supervises
-from apps.benchmarks.summary import kafka_summary
+from apps.benchmarks.summary import WARM_UP, kafka_summary
 from apps.verify import verify
 from common.entities import topic_of
 from common.events import Event
@@ -67,6 +67,7 @@ class Sizes:
     instances: int = 1  # consumer processes per entity (ON)
     drain_timeout_s: float = 240
     ceiling_records: int = 300_000  # ProducerPerformance / ConsumerPerformance messages
+    warm_up_events: int = 20_000  # steady ON once before the scenarios, not counted (``warm_up``)
 
     def schedules(self) -> dict[str, list[float] | None]:
         burst = [Phase(self.calm_s, self.rate), Phase(self.burst_s, self.rate * self.burst_factor)]
@@ -87,6 +88,7 @@ SHORT = Sizes(
     catalogue=200,
     drain_timeout_s=120,
     ceiling_records=20_000,
+    warm_up_events=0,
 )
 
 
@@ -182,6 +184,22 @@ def run_mode(
     return rows + extra, run.per_second()
 
 
+def warm_up(
+    kafka: KafkaSettings, database_url: str, runtime: object, sizes: Sizes, events: list[Event], progress: object
+) -> list[Measurement]:
+    """Steady ON once on its own topics and schema before the scenarios; its rows are ``WARM_UP``, not the figures.
+
+    Brokers started by the benchmark (or by ``make up`` just before) spend their first minutes
+    compiling: the first ON run after a start cost them 2-3x the CPU per event of the same run
+    once warm (GUIDE/KAFKA_BENCHMARK_GUIDE.md, "Cold brokers"), and a running service has long
+    paid for that. The warm-up does all of ON's work (produce, replicate, consume, COPY, verify).
+    """
+    schema = f"bench_{uuid.uuid4().hex[:8]}_warm_up"
+    with scratch.scratch_schema(database_url, schema) as url:
+        rows, _ = run_mode(kafka, url, runtime, sizes, "steady", schema, "on_kafka", events, None, progress)
+    return [replace(r, mode=WARM_UP) for r in rows]
+
+
 def _one_per_topic(events: list[Event]) -> list[Event]:
     return list({topic_of(e): e for e in events}.values())
 
@@ -210,14 +228,18 @@ def run_comparison(
         scenarios = tuple(s for s in scenarios if s != "outage")
     schedules = {s: times for s, times in sizes.schedules().items() if s in scenarios}
     generator = generator or GeneratorSettings()
-    longest = max(len(t) if t is not None else sizes.events for t in schedules.values())
+    longest = max([len(t) if t is not None else sizes.events for t in schedules.values()] + [sizes.warm_up_events])
     stream = entity_stream(generator.locale, generator.seed, sizes.catalogue, longest)
     csv_path = report_path("kafka", out_dir)
     machine = machine_info(kafka, database_url, {"benchmark": "kafka"} | asdict(sizes))
     rows: list[Measurement] = [stages.generator_cost(generator.locale, generator.seed, sizes.catalogue, sizes.events)]
     timelines: dict[tuple[str, str], list[int]] = {}
     total = sum((len(t) if t is not None else sizes.events) * len(modes) for t in schedules.values())
-    with bench_progress(console, total) as progress:
+    warm = stream[: sizes.warm_up_events] if "on_kafka" in modes else []
+    with bench_progress(console, total + len(warm)) as progress:
+        if warm:
+            progress.describe("warm-up (ON, not counted)")
+            rows += warm_up(kafka, database_url, runtime, sizes, warm, progress.advance)
         for scenario, times in schedules.items():
             events = stream[: len(times) if times is not None else sizes.events]
             for mode in modes:
@@ -253,6 +275,7 @@ def main(
     scenario: list[str] = typer.Option(list(SCENARIOS), help="steady | burst | outage (repeatable)"),
     mode: list[str] = typer.Option(list(MODES), help="off_single | off_batched | on_kafka (repeatable)"),
     ceiling_records: int | None = typer.Option(None, min=1_000, help="ProducerPerformance/ConsumerPerformance"),
+    warm_up_events: int | None = typer.Option(None, min=0, help="steady ON first, not counted (0: none)"),
     flame: bool = typer.Option(False, help="py-spy flame graphs (SVG) of the app and consumers, steady ON"),
 ) -> None:
     """Run the comparison against the runtime's Kafka and PostgreSQL (``make up`` first)."""
@@ -268,6 +291,7 @@ def main(
         "outage_s": outage_seconds,
         "instances": instances,
         "ceiling_records": ceiling_records,
+        "warm_up_events": warm_up_events,
     }
     sizes = replace(base, **{k: v for k, v in overrides.items() if v is not None})
     tune_for_throughput()  # the application side runs with the settings of the project's own apps

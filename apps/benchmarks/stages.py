@@ -28,6 +28,8 @@ from common.events import Event
 from common.settings import KafkaSettings, RuntimeSettings, load
 
 BROKERS = ("kafka-1", "kafka-2", "kafka-3")
+MODES = ("off_single", "off_batched", "on_kafka")
+WARM_UP = "on_kafka_warm_up"  # steady ON once before the scenarios (cold brokers): reported apart, not a figure
 
 
 def components(runtime: object, fleet: scratch.ConsumerFleet | None) -> dict[str, PidSource]:
@@ -81,7 +83,7 @@ def stage_lines(rows: Sequence[Measurement]) -> list[str]:
     """Markdown: CPU us per event per process (steady, per mode) and the ceilings with ratios."""
     v = lookup(rows)
     nan = float("nan")
-    modes = [m for m in ("off_single", "off_batched", "on_kafka") if ("steady", m, "cpu_us_per_event_total") in v]
+    modes = [m for m in (*MODES, WARM_UP) if ("steady", m, "cpu_us_per_event_total") in v]
     names = list(dict.fromkeys(r.metric for r in rows if r.scenario == "steady" and r.metric.startswith("cpu_us_")))
     lines = ["Where the time goes (steady, CPU us per event from /proc, every thread):", ""]
     lines += ["| process | " + " | ".join(modes) + " |", "|---|" + "---:|" * len(modes)]

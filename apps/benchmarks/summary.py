@@ -6,9 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from apps.benchmarks.charts import lookup
 from apps.benchmarks.common import Measurement, fmt
-from apps.benchmarks.stages import stage_lines
-
-MODES = ("off_single", "off_batched", "on_kafka")
+from apps.benchmarks.stages import MODES, WARM_UP, stage_lines
 
 KAFKA_COLUMNS = (
     ("app_throughput", "app events/s (ON: acked)", ""),
@@ -76,6 +74,14 @@ def kafka_goals(rows: Sequence[Measurement]) -> list[str]:
         f" Kafka's, on the same cores; Kafka buys the outage and burst lines below):"
         f" {fmt(on_e2e)} / {fmt(batched_e2e)} events/s = {fmt(on_e2e / batched_e2e if batched_e2e else nan)}x",
     ]
+    if ("steady", WARM_UP, "app_throughput") in v:
+        lines.append(
+            f"- [info] warm-up before the scenarios (steady ON, not counted):"
+            f" {fmt(v[('steady', WARM_UP, 'app_throughput')])} acknowledged events/s,"
+            f" brokers {fmt(sum(v.get(('steady', WARM_UP, f'cpu_us_per_event_kafka-{n}'), 0) for n in (1, 2, 3)))}"
+            f" us CPU per event (the counted run: "
+            f"{fmt(sum(v.get(('steady', 'on_kafka', f'cpu_us_per_event_kafka-{n}'), 0) for n in (1, 2, 3)))})"
+        )
     if ("outage", "on_kafka", "outage_ratio") in v:
         lost = v[("outage", "on_kafka", "lost_events")] + v[("outage", "on_kafka", "rows_mismatched")]
         kept = v[("outage", "on_kafka", "outage_ratio")]

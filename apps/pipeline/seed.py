@@ -16,13 +16,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from apps.pipeline.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, bulk, combine, part_events
-from common.entities import USERS
+from apps.pipeline.parallel_seed import PARTS, PROGRESS_EVERY, ProductsChild, bulk, combine, parent_events, part_events
 from common.events import Event
-from common.gc_tuning import tune_for_throughput
+from common.gc_tuning import collections_paused, tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, load
-from kafka.producer.bulk import BulkProducer
+from kafka.producer.bulk import BulkProducer, Prebuilt
 from kafka.producer.producer import CloseReport
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -55,28 +54,33 @@ def seed_catalogue(
 ) -> SeedSummary:
     """Send the whole catalogue with a progress bar; returns once everything is acknowledged.
 
-    ``parallel``: products from a forked process (``ProductsChild``), only where this process
-    has no Kafka client yet (the command line).
+    ``parallel``: most products from a forked process (``ProductsChild``; this one sends the
+    users and enough products to send as many events, ``split``), only where this process has no Kafka
+    client yet (the command line). Both build their first events while their producer waits
+    for its id (``Prebuilt``).
     """
     total = settings.seed_users + settings.seed_products
     started = time.perf_counter()
     child = ProductsChild(kafka, settings, topics, flush_timeout) if parallel and total > settings.seed_users else None
-    producer = BulkProducer.opened(kafka, topics=topics, client_id="initial-seeder", overrides=bulk(kafka))
-    columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
-    with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
-        task = progress.add_task("seed", total=total, acked=0)
+    with collections_paused():  # the events built ahead live until sent: no collection rescans them
+        events = Prebuilt(parent_events(settings) if child else catalogue_events(settings))
+        producer = BulkProducer.opened(
+            kafka, topics=topics, ahead=events, client_id="initial-seeder", overrides=bulk(kafka)
+        )
+        columns = (TextColumn("seeding"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[acked]} acked"))
+        with Progress(*columns, TimeRemainingColumn(), console=console, transient=False) as progress:
+            task = progress.add_task("seed", total=total, acked=0)
 
-        def show() -> None:
-            progress.update(task, completed=producer.stats.sent + (child.sent.value if child else 0),
-                            acked=producer.stats.acked)  # fmt: skip
+            def show() -> None:
+                progress.update(task, completed=producer.stats.sent + (child.sent.value if child else 0),
+                                acked=producer.stats.acked)  # fmt: skip
 
-        events = part_events(settings, USERS.topic) if child else catalogue_events(settings)
-        producer.send_all(events, lambda _sent: show(), PROGRESS_EVERY)
-        producer.flush(flush_timeout)
-        while child is not None and not child.wait(0.2):
-            show()
-        report = combine([producer.close(timeout=1), *([child.report()] if child else [])])
-        progress.update(task, completed=report.sent, acked=report.acked)
+            producer.send_all(events, lambda _sent: show(), PROGRESS_EVERY)
+            producer.flush(flush_timeout)
+            while child is not None and not child.wait(0.2):
+                show()
+            report = combine([producer.close(timeout=1), *([child.report()] if child else [])])
+            progress.update(task, completed=report.sent, acked=report.acked)
     return SeedSummary(report, time.perf_counter() - started)
 
 

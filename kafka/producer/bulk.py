@@ -1,18 +1,20 @@
 """The seeder's path: a long run of events sent as fast as the client takes them.
 
 ``EventProducer.send`` does per event what a long-running service needs: a poll after every
-send (so listeners hear at once), each report's delivery latency into the metrics, the key from
-the UUID. In the seed's 30,000 events in a row, with no listener, those cost microseconds that
-buy nothing; the seeder's flame graph had ``poll(0)`` alone at 5 % of its samples. ``send_all``
-polls every ``POLL_EVERY`` events (and whenever the local queue is full), counts delivery reports
-with a bare callback (failures still go through the full accounting and its warning), and takes
-the key from the serialized bytes where ``serialize`` wrote it. Every report is still counted:
+send (so listeners hear at once) and each report's delivery latency into the metrics. In the
+seed's 30,000 events in a row, with no listener, those cost microseconds that buy nothing; the
+seeder's flame graph had ``poll(0)`` alone at 5 % of its samples. ``send_all`` polls every
+``POLL_EVERY`` events (and whenever the local queue is full) and counts delivery reports with a
+bare callback (failures still go through the full accounting and its warning). Every report is still counted:
 ``stats.acked`` only grows by a report without an error, and ``close()`` names what never came.
 
 ``opened`` returns a producer only once the cluster has given it its producer id. On a young
 secured cluster a broker may refuse the id (its authorizer has not yet applied the new ACLs):
 librdkafka makes that fatal, but nothing was sent, since an idempotent producer sends nothing
-before it has an id, so ``opened`` builds a new producer and asks again.
+before it has an id, so ``opened`` builds a new producer and asks again. The id takes about
+0.6 s (librdkafka asks for it half a second after the start), a third of a whole seed's time, so
+the events are built meanwhile (``Prebuilt``): not stamped, serialized or queued, only built,
+and kept across a replaced producer; ``send_all`` sends them first, in order.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
+from itertools import chain, islice
 from typing import Any
 
 from confluent_kafka import KafkaError, Message
@@ -31,21 +34,34 @@ from common.settings import KafkaSettings
 from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import ProducerClosedError, ProducerError
 from kafka.producer.producer import EventProducer
-from kafka.producer.serializers import key_of, serialize, stamp
+from kafka.producer.serializers import key_from_value, serialize, stamp
 
 log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
-# '{"event_id":"<uuid>","entity_id":"<uuid>",...': serialize writes the envelope in field order
-_ENTITY_LABEL, _ENTITY_LABEL_AT, _ENTITY_AT = b'","entity_id":"', slice(49, 64), slice(64, 100)
-
-
-def key_from_value(value: bytes, event: Event) -> bytes:
-    """The entity id as ``key_of`` writes it, cut from the JSON when it sits where expected."""
-    return value[_ENTITY_AT] if value[_ENTITY_LABEL_AT] == _ENTITY_LABEL else key_of(event)
+BUILD_STEP = 100  # events built between two looks at the producer id while waiting for it
 
 
 class ProducerIdRefused(ProducerError, RuntimeError):
     """The cluster did not give the producer its id: fatal for this client, nothing was sent."""
+
+
+class Prebuilt:
+    """``events``, of which up to ``limit`` may be built ahead (``take``); iterating yields them all, in order."""
+
+    def __init__(self, events: Iterable[Event], limit: int = 50_000) -> None:
+        self._source: Iterator[Event] = iter(events)
+        self._ready: list[Event] = []
+        self.limit = limit
+
+    def take(self, count: int) -> bool:
+        """Build up to ``count`` more; False once the events ran out or ``limit`` are waiting."""
+        chunk = list(islice(self._source, max(0, min(count, self.limit - len(self._ready)))))
+        self._ready += chunk
+        return bool(chunk)
+
+    def __iter__(self) -> Iterator[Event]:
+        ready, self._ready = self._ready, []
+        return chain(ready, self._source)
 
 
 class BulkProducer(EventProducer):
@@ -54,17 +70,22 @@ class BulkProducer(EventProducer):
     def __init__(self, settings: KafkaSettings, *, overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
         self._id_state: str | None = None  # librdkafka's eos.idemp_state: "Assigned" once it has an id
         self._fatal: KafkaError | None = None
-        watch = {"statistics.interval.ms": 100, "stats_cb": self._on_stats, "error_cb": self._on_error}
+        watch = {"statistics.interval.ms": 50, "stats_cb": self._on_stats, "error_cb": self._on_error}
         super().__init__(settings, overrides=dict(overrides or {}) | watch, **kwargs)
 
     @classmethod
-    def opened(cls, settings: KafkaSettings, timeout_s: float = 60, **kwargs: Any) -> BulkProducer:
-        """A producer that has its producer id; one refused fatally is replaced until ``timeout_s``."""
+    def opened(
+        cls, settings: KafkaSettings, timeout_s: float = 60, ahead: Prebuilt | None = None, **kwargs: Any
+    ) -> BulkProducer:
+        """A producer that has its producer id; one refused fatally is replaced until ``timeout_s``.
+
+        ``ahead``: the events to send, built meanwhile (kept there for ``send_all``).
+        """
         deadline = time.monotonic() + timeout_s
         while True:
             producer = cls(settings, **kwargs)
             try:
-                producer.wait_for_id(deadline - time.monotonic())
+                producer.wait_for_id(deadline - time.monotonic(), ahead)
                 return producer
             except ProducerIdRefused as exc:
                 if time.monotonic() + 1 > deadline:
@@ -72,15 +93,21 @@ class BulkProducer(EventProducer):
                 log.warning("producer id refused, asking again with a new producer", extra={"error": str(exc)})
                 time.sleep(1)
 
-    def wait_for_id(self, timeout_s: float) -> None:
-        """Block until the producer has its id; ``ProducerIdRefused`` on a fatal error or at ``timeout_s``."""
+    def wait_for_id(self, timeout_s: float, ahead: Prebuilt | None = None) -> None:
+        """Block until the producer has its id, building ``ahead``'s events meanwhile.
+
+        ``ProducerIdRefused`` on a fatal error or at ``timeout_s``.
+        """
         deadline = time.monotonic() + max(timeout_s, 0)
         while self._id_state != "Assigned":
             if self._fatal is not None:
                 raise ProducerIdRefused(f"producer id refused: {self._fatal.str()}")
             if time.monotonic() > deadline:
                 raise ProducerIdRefused(f"no producer id after {timeout_s:.0f}s (state {self._id_state})")
-            self._producer.poll(0.05)
+            if ahead is not None and ahead.take(BUILD_STEP):
+                self._producer.poll(0)
+            else:
+                self._producer.poll(0.05)
 
     def _on_stats(self, stats_json: str) -> None:
         if self._id_state != "Assigned":

@@ -24,7 +24,7 @@ from common.settings import KafkaSettings
 from kafka import clients
 from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import MessageTooLargeError, ProducerClosedError, UnknownTopicError
-from kafka.producer.serializers import SerializationError, headers_of, key_of, serialize, stamp
+from kafka.producer.serializers import SerializationError, headers_of, key_from_value, serialize, stamp
 from kafka.topics import spec_for
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,8 @@ class EventProducer:
             raise ProducerClosedError("send() after close()")
         stamped = stamp(event, datetime.now(UTC))
         physical = self._resolve(stamped, topic)
-        value, key = serialize(stamped), key_of(stamped)
+        value = serialize(stamped)
+        key = key_from_value(value, stamped)
         callback = self._count if self._listener is None else partial(self._report, stamped)
         self._produce(stamped, physical, value, key, callback)
         self.stats.sent += 1

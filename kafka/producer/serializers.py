@@ -30,6 +30,15 @@ def key_of(event: Event) -> bytes:
     return str(event.entity_id).encode("ascii")
 
 
+# '{"event_id":"<uuid>","entity_id":"<uuid>",...': serialize writes the envelope in field order
+_ENTITY_LABEL, _ENTITY_LABEL_AT, _ENTITY_AT = b'","entity_id":"', slice(49, 64), slice(64, 100)
+
+
+def key_from_value(value: bytes, event: Event) -> bytes:
+    """``key_of(event)`` cut from its serialized JSON when it sits where expected (a fraction of the cost)."""
+    return value[_ENTITY_AT] if value[_ENTITY_LABEL_AT] == _ENTITY_LABEL else key_of(event)
+
+
 def headers_of(event: Event) -> list[tuple[str, bytes]]:
     """Headers let consumers and tools route or filter without parsing the JSON value.
 
@@ -76,4 +85,4 @@ def serialize(event: Event) -> bytes:
         raise SerializationError(f"cannot serialize {event.event_type} {event.entity_id}: {exc}") from exc
 
 
-__all__ = ["SerializationError", "ValidationError", "headers_of", "key_of", "serialize", "stamp"]
+__all__ = ["SerializationError", "ValidationError", "headers_of", "key_from_value", "key_of", "serialize", "stamp"]
