@@ -66,21 +66,28 @@ def partition_offsets(
     """Watermarks of every partition of ``topic``, plus ``group_id``'s committed offsets if given."""
     consumer = _reader(settings, group_id)
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
-        if metadata.error is not None:
-            raise KafkaException(metadata.error)
-        partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-        committed: dict[int, int | None] = dict.fromkeys(range(len(partitions)))
-        if group_id:
-            for tp in _committed(consumer, partitions, timeout_s):
-                committed[tp.partition] = tp.offset if tp.offset >= 0 else None
-        result = []
-        for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
-            result.append(PartitionOffsets(tp.partition, low, high, committed.get(tp.partition)))
-        return result
+        return read_offsets(consumer, topic, with_committed=bool(group_id), timeout_s=timeout_s)
     finally:
         consumer.close()
+
+
+def read_offsets(
+    consumer: Consumer, topic: str, with_committed: bool = True, timeout_s: float = 10.0
+) -> list[PartitionOffsets]:
+    """``partition_offsets`` through a reader the caller keeps (its group's committed offsets if asked)."""
+    metadata = consumer.list_topics(topic, timeout=timeout_s).topics[topic]
+    if metadata.error is not None:
+        raise KafkaException(metadata.error)
+    partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
+    committed: dict[int, int | None] = dict.fromkeys(range(len(partitions)))
+    if with_committed:
+        for tp in _committed(consumer, partitions, timeout_s):
+            committed[tp.partition] = tp.offset if tp.offset >= 0 else None
+    result = []
+    for tp in partitions:
+        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+        result.append(PartitionOffsets(tp.partition, low, high, committed.get(tp.partition)))
+    return result
 
 
 def committed_topics(

@@ -10,10 +10,10 @@ import pytest
 from apps.pipeline.parallel_seed import PARTS, part_events
 from apps.runtime.checks import free_port
 from common.settings import GeneratorSettings, KafkaSettings
-from kafka.producer.bulk import BulkProducer, Prebuilt, ProducerIdRefused, key_from_value
+from kafka.producer.bulk import BulkProducer, Prebuilt, ProducerIdRefused
 from kafka.producer.errors import ProducerClosedError
 from kafka.producer.producer import EventProducer
-from kafka.producer.serializers import key_of, serialize, stamp
+from kafka.producer.serializers import key_from_value, key_of, serialize, stamp
 from tests.kafka_readback import read_all
 
 CATALOGUE = GeneratorSettings(seed=11, seed_users=300, seed_products=600)

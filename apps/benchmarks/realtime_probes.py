@@ -7,7 +7,6 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from confluent_kafka import Consumer, TopicPartition
 from sqlalchemy import text
 
 from apps.benchmarks.common import REALTIME_P99_GOAL_MS, Measurement, fmt, percentiles
@@ -22,6 +21,7 @@ from common.events import Event
 from common.settings import KafkaSettings
 from database.database import make_engine
 from kafka import clients
+from kafka.offsets import read_offsets
 from kafka.producer.producer import DeliveryStats
 
 LagSeries = dict[str, list[tuple[float, int]]]
@@ -92,24 +92,13 @@ def sample_lag(
         while not stop.wait(every_s):
             for target in targets:
                 try:
-                    lag = _lag(readers[target.group_id], target.topic)
+                    lag = sum(p.lag for p in read_offsets(readers[target.group_id], target.topic))
                 except Exception:  # a slow coordinator: skip this point
                     continue
                 series.setdefault(target.group_id, []).append((time.monotonic() - start, lag))
     finally:
         for reader in readers.values():
             reader.close()
-
-
-def _lag(reader: Consumer, topic: str) -> int:
-    """Messages of ``topic`` past the reader's group's committed offsets."""
-    metadata = reader.list_topics(topic, timeout=10).topics[topic]
-    partitions = [TopicPartition(topic, p) for p in sorted(metadata.partitions)]
-    total = 0
-    for tp in reader.committed(partitions, timeout=10):
-        low, high = reader.get_watermark_offsets(tp, timeout=10)
-        total += high - max(tp.offset, low) if tp.offset >= 0 else high - low
-    return total
 
 
 def realtime_rows(

@@ -178,9 +178,14 @@ serverurl=unix://{self.socket}
                 raise RuntimeProblem(f"could not start {name}: {fault.faultString}; see 'make logs'") from None
 
     def stop(self, name: str) -> None:
+        """Stop a program and wait for it; stopping one that does not run is not an error."""
+        self._stop_process(self.rpc(), name, wait=True)
+
+    @staticmethod
+    def _stop_process(rpc: xmlrpc.client.ServerProxy, name: str, wait: bool) -> None:
         try:
-            self.rpc().supervisor.stopProcess(name, True)
-        except xmlrpc.client.Fault as fault:
+            rpc.supervisor.stopProcess(name, wait)
+        except xmlrpc.client.Fault as fault:  # not running, or (without wait) already stopping
             if "NOT_RUNNING" not in fault.faultString:
                 raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
 
@@ -193,11 +198,7 @@ serverurl=unix://{self.socket}
         """
         rpc = self.rpc()
         for name in names:
-            try:
-                rpc.supervisor.stopProcess(name, False)
-            except xmlrpc.client.Fault as fault:  # not running, or already stopping: waited for below
-                if "NOT_RUNNING" not in fault.faultString:
-                    raise RuntimeProblem(f"could not stop {name}: {fault.faultString}") from None
+            self._stop_process(rpc, name, wait=False)  # one already stopping is waited for below
         stopping, deadline, alone_since = list(names), time.monotonic() + timeout_s, None
         while stopping:
             infos = {i["name"]: i for i in rpc.supervisor.getAllProcessInfo()}

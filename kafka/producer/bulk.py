@@ -23,7 +23,6 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
 from itertools import chain, islice
 from typing import Any
 
@@ -34,7 +33,6 @@ from common.settings import KafkaSettings
 from kafka.metrics import PRODUCER as METRICS
 from kafka.producer.errors import ProducerClosedError, ProducerError
 from kafka.producer.producer import EventProducer
-from kafka.producer.serializers import key_from_value, serialize, stamp
 
 log = logging.getLogger(__name__)
 POLL_EVERY = 1_000  # events between two polls: delivery reports are served in batches
@@ -129,15 +127,12 @@ class BulkProducer(EventProducer):
             raise ProducerClosedError("send_all() after close()")
         if self._listener is not None:
             raise TypeError("send_all() reports to stats only: send() events that have a listener")
-        poll, now, stats = self._producer.poll, datetime.now, self.stats
+        poll, stats = self._producer.poll, self.stats
         sent: dict[str, int] = {}
         count = 0
         try:
             for event in events:
-                stamped = stamp(event, now(UTC))
-                topic = self._resolve(stamped, None)
-                value = serialize(stamped)
-                key = key_from_value(value, stamped)
+                stamped, topic, value, key = self._encode(event, None)
                 self._produce(stamped, topic, value, key, self._acked)
                 stats.sent += 1
                 count += 1

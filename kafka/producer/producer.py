@@ -105,15 +105,19 @@ class EventProducer:
         """
         if self._closed:
             raise ProducerClosedError("send() after close()")
-        stamped = stamp(event, datetime.now(UTC))
-        physical = self._resolve(stamped, topic)
-        value = serialize(stamped)
-        key = key_from_value(value, stamped)
+        stamped, physical, value, key = self._encode(event, topic)
         callback = self._count if self._listener is None else partial(self._report, stamped)
         self._produce(stamped, physical, value, key, callback)
         self.stats.sent += 1
         METRICS.produced[physical] += 1
         self._producer.poll(0)
+
+    def _encode(self, event: Event, topic: str | None) -> tuple[Event, str, bytes, bytes]:
+        """The event stamped now, its physical topic, its serialized value and its key."""
+        stamped = stamp(event, datetime.now(UTC))
+        physical = self._resolve(stamped, topic)
+        value = serialize(stamped)
+        return stamped, physical, value, key_from_value(value, stamped)
 
     def _produce(self, event: Event, topic: str, value: bytes, key: bytes, callback: Callable[..., None]) -> None:
         """Queue one serialized event; waits while the local queue is full, raises when it cannot fit."""
