@@ -67,6 +67,19 @@ def test_the_summary_reports_ceilings_and_retires_the_batched_goal() -> None:
     goals = "\n".join(kafka_goals(rows))
     assert "[info] ON e2e / OFF batched e2e" in goals and "0.20x" in goals
     assert "e2e throughput >= OFF batched" not in goals
+    assert "[warn]" not in text  # the anchor's record count: the ceiling decides
+
+
+def test_a_short_ceiling_decides_no_goal() -> None:
+    """ProducerPerformance over fewer records than the anchor reads low: no PASS against it."""
+    rows = [
+        Measurement("steady", "on_kafka", "e2e_throughput", 30_000.0),
+        Measurement("steady", "ceiling_kafka_tools", "producer_perf_throughput", 60_000.0),
+    ]
+    assert "[PASS] sustained e2e ON >= 0.4x" in "\n".join(stage_lines(rows))
+    text = "\n".join(stage_lines(rows, ceiling_records=50_000))
+    assert "[info] sustained e2e ON >= 0.4x ProducerPerformance: 30,000 / 60,000 = 0.50x" in text
+    assert "[warn] the Kafka ceilings ran 50,000 records, fewer than the anchor's 300,000" in text
 
 
 def test_realtime_stages_split_the_tail_into_before_and_inside_the_transaction() -> None:

@@ -67,7 +67,7 @@ class Sizes:
     instances: int = 1  # consumer processes per entity (ON)
     drain_timeout_s: float = 240
     ceiling_records: int = 300_000  # ProducerPerformance / ConsumerPerformance messages
-    warm_up_events: int = 20_000  # steady ON once before the scenarios, not counted (``warm_up``)
+    warm_up_events: int = 60_000  # steady ON once before the scenarios, not counted (``warm_up``)
 
     def schedules(self) -> dict[str, list[float] | None]:
         burst = [Phase(self.calm_s, self.rate), Phase(self.burst_s, self.rate * self.burst_factor)]
@@ -258,7 +258,7 @@ def run_comparison(
         )
     write_csv(csv_path, "kafka", rows, machine)
     chart = kafka_chart([r for r in rows if r.mode in MODES], timelines, csv_path.with_suffix(".png"))
-    summary = kafka_summary(rows, machine)
+    summary = kafka_summary(rows, machine, sizes.ceiling_records)
     console.print(summary, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {csv_path}\nchart:  {chart}")
     return Comparison(csv_path, chart, rows, summary)

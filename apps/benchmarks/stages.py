@@ -79,7 +79,13 @@ def measure_ceilings(
     return rows
 
 
-def stage_lines(rows: Sequence[Measurement]) -> list[str]:
+# ProducerPerformance's record count in ../shared/ANCHORS.md: fewer records read low (the tool's own
+# JVM and the brokers' batches are still ramping up: 25,880-43,783 msg/s at 50,000 records, 63,966 at
+# 300,000 on the same machine), which makes every ratio to the ceiling read high.
+ANCHOR_RECORDS = 300_000
+
+
+def stage_lines(rows: Sequence[Measurement], ceiling_records: int = ANCHOR_RECORDS) -> list[str]:
     """Markdown: CPU us per event per process (steady, per mode) and the ceilings with ratios."""
     v = lookup(rows)
     nan = float("nan")
@@ -98,6 +104,8 @@ def stage_lines(rows: Sequence[Measurement]) -> list[str]:
         v.get(("steady", "on_kafka", "app_throughput"), nan),
     )
     batched = v.get(("steady", "off_batched", "e2e_throughput"), nan)
+    verdict = "PASS" if on_e2e >= 0.4 * perf else "MISS" if perf == perf else "n/a "
+    verdict = "info" if ceiling_records < ANCHOR_RECORDS else verdict  # a short ceiling decides nothing
     lines += [
         "",
         "Ceilings, measured in this run:",
@@ -105,7 +113,15 @@ def stage_lines(rows: Sequence[Measurement]) -> list[str]:
         f" brokers {fmt(tools.get('producer_perf_broker_cpu_us', nan))} us CPU per message",
         f"- Kafka ConsumerPerformance: {fmt(tools.get('consumer_perf_throughput', nan))} msg/s",
         f"- PostgreSQL raw binary COPY: {fmt(copy)} rows/s",
-        f"- [{'PASS' if on_e2e >= 0.4 * perf else 'MISS' if perf == perf else 'n/a '}] sustained e2e ON >= 0.4x"
+        *(
+            [
+                f"- [warn] the Kafka ceilings ran {ceiling_records:,} records, fewer than the anchor's"
+                f" {ANCHOR_RECORDS:,}: they read low, so the ratios to them read high (not a goal figure)"
+            ]
+            if ceiling_records < ANCHOR_RECORDS
+            else []
+        ),
+        f"- [{verdict}] sustained e2e ON >= 0.4x"
         f" ProducerPerformance: {fmt(on_e2e)} / {fmt(perf)} = {fmt(on_e2e / perf if perf else nan)}x",
         f"- [info] ON acknowledged / ProducerPerformance: {fmt(on_app / perf if perf else nan)}x;"
         f" OFF batched e2e / raw binary COPY: {fmt(batched / copy if copy else nan)}x",

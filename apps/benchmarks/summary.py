@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from apps.benchmarks.charts import lookup
 from apps.benchmarks.common import Measurement, fmt
-from apps.benchmarks.stages import MODES, WARM_UP, stage_lines
+from apps.benchmarks.stages import ANCHOR_RECORDS, MODES, WARM_UP, stage_lines
 
 KAFKA_COLUMNS = (
     ("app_throughput", "app events/s (ON: acked)", ""),
@@ -108,8 +108,11 @@ def kafka_goals(rows: Sequence[Measurement]) -> list[str]:
     return lines
 
 
-def kafka_summary(rows: Sequence[Measurement], machine: Mapping[str, object]) -> str:
-    """Markdown: the table, the goals and the machine."""
+def kafka_summary(
+    rows: Sequence[Measurement], machine: Mapping[str, object], ceiling_records: int = ANCHOR_RECORDS
+) -> str:
+    """Markdown: the table, the goals and the machine; ``ceiling_records``: what the Kafka ceilings ran."""
     head = [f"## Kafka ON vs OFF ({machine['cpu_count']} CPUs, load {machine['load_avg_1m']} at start)", ""]
     main = table([r for r in rows if r.mode in MODES], KAFKA_COLUMNS)
-    return "\n".join([*head, *main, "", *stage_lines(rows), "", "Goals:", *kafka_goals(rows)]) + "\n"
+    stages = stage_lines(rows, ceiling_records)
+    return "\n".join([*head, *main, "", *stages, "", "Goals:", *kafka_goals(rows)]) + "\n"
