@@ -15,7 +15,8 @@ Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``). Pytho
 events that count and their sign: every payment, and a cancellation whose order was paid before
 it (the stored status, read with the version-conflict check: ``watch``, then the batch's earlier
 events in offset order, newest version winning). PostgreSQL folds them per product-minute and per
-customer (``GROUP BY`` over the unnest'ed arrays, sent in binary: ``%b``) and upserts both sums
+customer (``GROUP BY`` over the unnest'ed arrays, built in PostgreSQL's binary format in one pass
+by ``database/binary_arrays.py``, amounts as one exact ``numeric[]`` literal) and upserts both sums
 in data-modifying CTEs that ride in the offsets' compare-and-set statement: one round trip,
 synced on its own, never pipelined (``database/pipeline.py``).
 """
