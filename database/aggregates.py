@@ -15,7 +15,8 @@ Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``). Pytho
 events that count and their sign: every payment, and a cancellation whose order was paid before
 it (the stored status, read with the version-conflict check: ``watch``, then the batch's earlier
 events in offset order, newest version winning). PostgreSQL folds them per product-minute and per
-customer (``GROUP BY`` over the unnest'ed arrays, sent in binary: ``%b``) and upserts both sums
+customer (``GROUP BY`` over the unnest'ed arrays, built in PostgreSQL's binary format in one pass
+by ``database/binary_arrays.py``, amounts as one exact ``numeric[]`` literal) and upserts both sums
 in data-modifying CTEs that ride in the offsets' compare-and-set statement: one round trip,
 synced on its own, never pipelined (``database/pipeline.py``).
 """
@@ -28,13 +29,14 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from database import binary_arrays as arrays
 from database.pipeline import driver
 
 COUNTED = frozenset(("paid", "shipped", "delivered"))
 # One row per counted event; ``s`` is its sign (+1 payment, -1 cancellation after payment).
 _SUMS = (
     "sales AS (SELECT * FROM unnest(%(s_product)b::uuid[], %(s_user)b::uuid[], %(s_at)b::timestamptz[],"
-    " %(s_sign)b::int[], %(s_quantity)b::int[], %(s_total)b::numeric[]) AS d(p, u, at, s, q, r)),"
+    " %(s_sign)b::int[], %(s_quantity)b::int[], %(s_total)s::numeric[]) AS d(p, u, at, s, q, r)),"
     " products AS (INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
     " SELECT p, date_trunc('minute', at, 'UTC'), sum(s), sum(s * q), sum(s * r) FROM sales GROUP BY 1, 2 ORDER BY 1, 2"
     " ON CONFLICT (product_id, minute) DO UPDATE SET orders = t.orders + excluded.orders,"
@@ -44,8 +46,6 @@ _SUMS = (
     " ON CONFLICT (user_id) DO UPDATE SET orders = t.orders + excluded.orders, spend = t.spend + excluded.spend,"
     " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at))"
 )
-_COLUMNS = {"s_product": "product_id", "s_user": "user_id", "s_at": "occurred_at", "s_quantity": "quantity",
-            "s_total": "total_amount"}  # fmt: skip
 Row = Mapping[str, Any]
 
 
@@ -60,8 +60,15 @@ class SalesDeltas:
         """Data-modifying CTEs that upsert the sums, and their parameters ("" when nothing moves)."""
         if not self.counted:
             return "", {}
-        params: dict[str, Any] = {name: [row[column] for row in self.counted] for name, column in _COLUMNS.items()}
-        return _SUMS, params | {"s_sign": self.signs}
+        rows = self.counted
+        return _SUMS, {
+            "s_product": arrays.uuids([row["product_id"] for row in rows]),
+            "s_user": arrays.uuids([row["user_id"] for row in rows]),
+            "s_at": arrays.timestamptzs([row["occurred_at"] for row in rows]),
+            "s_sign": arrays.int4s(self.signs),
+            "s_quantity": arrays.int4s([row["quantity"] for row in rows]),
+            "s_total": arrays.numeric_literal([row["total_amount"] for row in rows]),
+        }
 
     def apply(self, conn: Connection) -> int:
         """Upsert the sums on their own (no offsets to move); their row locks are taken here."""

@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Insert, Table, column, func, select, table, t
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from database.binary_arrays import uuids
 from database.models import Order, Product, User
 
 Row = Mapping[str, Any]
@@ -167,7 +168,9 @@ def version_conflicts(
     params: dict[str, Any] = {"keys": [row[key] for row in rows], "versions": [row["version"] for row in rows]}
     table_events: dict[tuple[Any, int], Any] = {}
     stored: dict[Any, tuple[Any, ...]] = {}
-    for k, v, e, *rest in conn.execute(_conflict_query(target, columns), params | ({"watch": watch} if watch else {})):
+    for k, v, e, *rest in conn.execute(
+        _conflict_query(target, columns), params | ({"watch": uuids(watch)} if watch else {})
+    ):
         if rest and rest[-1]:  # a watched key's stored row
             stored[k] = (v, *rest[:-1])
         else:
@@ -191,8 +194,13 @@ def _conflict_query(target: Table, columns: tuple[str, ...] = ()) -> Any:
     )
     if not columns:
         return text(pairs)
-    watched = f'SELECT t."{key}", t.version, t.event_id{extra}, true FROM "{target.name}" t'
-    return text(f'{pairs} UNION ALL {watched} WHERE t."{key}" = ANY(CAST(:watch AS uuid[]))')
+    # One primary-key lookup per watched key (LIMIT 1 keeps the planner from turning it into a
+    # second scan of the whole table): a few hundred keys, whatever the table's size or statistics.
+    watched = (
+        f'SELECT t."{key}", t.version, t.event_id{extra}, true FROM unnest(CAST(:watch AS uuid[])) AS w(k)'
+        f' CROSS JOIN LATERAL (SELECT * FROM "{target.name}" t WHERE t."{key}" = w.k LIMIT 1) AS t'
+    )
+    return text(f"{pairs} UNION ALL {watched}")
 
 
 # --- reading back (verify, console) ---------------------------------------------------------------

@@ -1,0 +1,98 @@
+"""One-dimensional PostgreSQL arrays in the binary wire format, built in one pass for psycopg's ``%b``.
+
+Why not hand psycopg lists: its array dumper is Python code that calls an element dumper, packs a
+length and appends twice per element (about 0.5 us an element, 2.5 us a ``Decimal``): the sums'
+six arrays of about 1,300 counted events cost 8-9 ms a batch of 5,000, a fifth of what
+exactly-once added. Built here with ``struct`` and ``bytes.join`` they cost about a third of that.
+
+Each array is a ``bytes`` subclass whose dumper only names its type: the bytes go out unchanged.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from uuid import UUID
+
+import psycopg
+from psycopg import adapt, pq
+
+_HEADER = struct.Struct(">iiIii")  # dimensions, has nulls, element type, length, lower bound
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_UUID_LENGTH = struct.pack(">i", 16)
+
+
+class BinaryArray(bytes):
+    """A whole array, header included; ``element_oid`` and ``oid`` are set by each subclass."""
+
+    element_oid = 0
+    oid = 0
+
+    @classmethod
+    def build(cls, count: int, elements: bytes) -> BinaryArray:
+        """The header, then ``elements`` (each its length and its value), as they go on the wire."""
+        if not count:  # an empty array has no dimension at all
+            return cls(struct.pack(">iiI", 0, 0, cls.element_oid))
+        return cls(_HEADER.pack(1, 0, cls.element_oid, count, 1) + elements)
+
+
+class UuidArray(BinaryArray):
+    """``uuid[]``."""
+
+    element_oid, oid = 2950, 2951
+
+
+class Int4Array(BinaryArray):
+    """``int4[]``."""
+
+    element_oid, oid = 23, 1007
+
+
+class TimestamptzArray(BinaryArray):
+    """``timestamptz[]``."""
+
+    element_oid, oid = 1184, 1185
+
+
+def uuids(values: Sequence[UUID]) -> UuidArray:
+    """``uuid[]``: each element its length (16) and its bytes."""
+    elements = b"".join([_UUID_LENGTH + value.int.to_bytes(16, "big") for value in values])
+    return UuidArray.build(len(values), elements)  # type: ignore[return-value]
+
+
+def int4s(values: Sequence[int]) -> Int4Array:
+    """``int4[]``; a value out of range raises ``struct.error``."""
+    flat = [field for value in values for field in (4, value)]
+    return Int4Array.build(len(values), struct.pack(f">{len(flat)}i", *flat))  # type: ignore[return-value]
+
+
+def numeric_literal(values: Sequence[Decimal]) -> str:
+    """The one text array: ``numeric[]`` as a literal for ``%s::numeric[]``, exact.
+
+    Binary ``numeric`` wants base-10,000 digits, which Python builds several times slower than ``str``.
+    """
+    return "{" + ",".join(map(str, values)) + "}"
+
+
+def timestamptzs(values: Sequence[datetime]) -> TimestamptzArray:
+    """``timestamptz[]`` of aware datetimes: microseconds since 2000-01-01 UTC (a naive one raises)."""
+    flat = [field for value in values for field in (8, (value - _PG_EPOCH) // _MICROSECOND)]
+    return TimestamptzArray.build(len(values), struct.pack(">" + "iq" * len(values), *flat))  # type: ignore[return-value]
+
+
+def _dumper(array: type[BinaryArray]) -> type[adapt.Dumper]:
+    class Dumper(adapt.Dumper):
+        format = pq.Format.BINARY
+        oid = array.oid
+
+        def dump(self, obj: bytes) -> bytes:
+            return obj
+
+    return Dumper
+
+
+for _array in (UuidArray, Int4Array, TimestamptzArray):
+    psycopg.adapters.register_dumper(_array, _dumper(_array))
