@@ -37,6 +37,7 @@ from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
 from common.entities import ORDERS
+from common.gc_tuning import tune_for_throughput
 from database.aggregates import order_deltas
 from database.database import make_engine
 from database.migrate import upgrade
@@ -176,6 +177,10 @@ def measure(base_url: str, events: list, batch: int, rounds: int) -> ExactlyOnce
     into four smaller batches instead; the summary says which batch size was timed.
     """
     batch = min(batch, max(1, len(events) // 4))
+    # The sink runs with the garbage-collector settings of the consumer process that hosts it
+    # (apps/pipeline/consume.py); the events, built by now, are frozen out of every collection.
+    # Side by side (12 rounds each, alternating): median paired batch 17.7/18.3% default, 16.8/16.4% tuned.
+    tune_for_throughput()
     schemas = [f"sink_bench_eo_{side}_{uuid.uuid4().hex[:8]}" for side in ("rows", "exact")]
     admin = make_engine(base_url, pool_size=1)
     try:
