@@ -45,15 +45,14 @@ class PartitionOffsets:
         return self.high - start
 
 
-def reader(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
-    """A consumer that never subscribes (so never joins): offsets, ``group_id``'s committed ones, records."""
+def _reader(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
     group = group_id or f"pipeline-reader-{uuid.uuid4().hex[:8]}"
     return clients.consumer(settings, group, "pipeline-reader", {"logger": logging.getLogger("librdkafka")})
 
 
 def topic_exists(settings: KafkaSettings, topic: str, timeout_s: float = 10.0) -> bool:
     """Whether the cluster knows ``topic``."""
-    consumer = reader(settings)
+    consumer = _reader(settings)
     try:
         metadata = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)
         return metadata is not None and metadata.error is None
@@ -65,7 +64,7 @@ def partition_offsets(
     settings: KafkaSettings, topic: str, group_id: str | None = None, timeout_s: float = 10.0
 ) -> list[PartitionOffsets]:
     """Watermarks of every partition of ``topic``, plus ``group_id``'s committed offsets if given."""
-    consumer = reader(settings, group_id)
+    consumer = _reader(settings, group_id)
     try:
         return read_offsets(consumer, topic, with_committed=bool(group_id), timeout_s=timeout_s)
     finally:
@@ -99,7 +98,7 @@ def committed_topics(
     The console asks this of every group without members: a reader per topic and group made a
     cluster with many idle groups and topics (the test suite's) take minutes per sample.
     """
-    consumer = reader(settings, group_id)
+    consumer = _reader(settings, group_id)
     try:
         wanted = [TopicPartition(topic, p) for topic, count in partitions.items() for p in range(count)]
         return {tp.topic for tp in _committed(consumer, wanted, timeout_s) if tp.offset >= 0} if wanted else set()
@@ -135,7 +134,7 @@ def read_range(
     ends = {p: e for p, e in end.items() if e > start.get(p, 0)}
     if not ends:
         return
-    consumer = reader(settings)
+    consumer = _reader(settings)
     try:
         consumer.assign([TopicPartition(topic, p, start.get(p, OFFSET_BEGINNING)) for p in ends])
         deadline = time.monotonic() + timeout_s

@@ -73,7 +73,6 @@ class ConsoleContext:
         return context
 
     def close(self) -> None:
-        """Release the database pool, the offset readers and the membership child (the app is shutting down)."""
+        """Release the database pool and stop the membership child (the app is shutting down)."""
         self.tables.close()
-        self.groups.readers.close()
         self.membership.close()

@@ -2,8 +2,7 @@
 
 Two sources, kept apart because one of them can crash a process (librdkafka #4605):
 - committed offsets and lag come from ``kafka/offsets.py`` (a plain consumer's OffsetFetch),
-  the project's one implementation of lag, read per topic the group consumes through a reader
-  kept per group (``apps/console/offset_readers.py``);
+  the project's one implementation of lag, read per topic the group consumes;
 - state and members come from ``apps/console/membership.py`` (DescribeConsumerGroups in a
   child process); when it is unavailable the last known members are shown marked stale.
 A group's topics are those its members are assigned; for a group without members they are
@@ -20,8 +19,7 @@ from typing import Any
 from apps.console.errors import NotFound, SourceUnavailable, kafka_errors
 from apps.console.kafka_admin import KafkaAdmin
 from apps.console.membership import Membership, Snapshot
-from apps.console.offset_readers import OffsetReaders
-from kafka.offsets import PartitionOffsets, committed_topics
+from kafka.offsets import PartitionOffsets, committed_topics, partition_offsets
 
 GONE = ("dead", "GROUP_ID_NOT_FOUND")
 
@@ -48,7 +46,6 @@ class GroupReader:
     def __init__(self, admin: KafkaAdmin, membership: Membership, probe_every_s: float = 60.0) -> None:
         self.admin = admin
         self.membership = membership
-        self.readers = OffsetReaders(admin.settings, admin.timeout_s)
         self.probe_every_s = probe_every_s
         self._topics: dict[str, tuple[set[str], float]] = {}  # group -> (topics, when last probed)
 
@@ -67,7 +64,7 @@ class GroupReader:
 
     def _read(self, topic: str, group_id: str) -> list[PartitionOffsets]:
         with kafka_errors(f"reading offsets of {group_id} on {topic}"):
-            return self.readers.read(group_id, topic)
+            return partition_offsets(self.admin.settings, topic, group_id=group_id, timeout_s=self.admin.timeout_s)
 
     def offsets(self, group_id: str, description: dict[str, Any] | None) -> GroupOffsets:
         """Watermarks and committed offsets of every partition of the group's topics."""
