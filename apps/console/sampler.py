@@ -59,7 +59,8 @@ class Sampler:
         self.admin = admin
         self.groups = groups
         self.interval_s = interval_s
-        self._idle: dict[str, Raw] = {}  # memberless group -> the reading its offsets were last read in
+        # memberless group -> when its offsets were last read, and what they were
+        self._idle: dict[str, tuple[float, dict[Partition, int], int | None]] = {}
         self.points: deque[dict[str, Any]] = deque(maxlen=size)
         # rates are averaged over ``window_s``: consumers commit every few seconds, not every sample
         self._raws: deque[Raw] = deque(maxlen=max(2, round(window_s / interval_s) + 1))
@@ -74,12 +75,14 @@ class Sampler:
             ids = self.admin.group_ids()
             # members only tell which topics a group reads: a description up to 10 s old will do
             described = self.groups.membership.describe(ids, max_age_s=10.0).groups
+            listed = set(ids)  # a group gone from the cluster is forgotten here too
+            self._idle = {group: last for group, last in self._idle.items() if group in listed}
             for group in ids:
                 description = described.get(group)
                 last = self._idle.get(group)
                 idle = description is not None and description.get("error") is None and not description["members"]
-                if idle and last is not None and raw.at - last.at < IDLE_GROUP_EVERY_S:
-                    raw.committed[group], raw.lag[group] = last.committed[group], last.lag[group]
+                if idle and last is not None and raw.at - last[0] < IDLE_GROUP_EVERY_S:
+                    raw.committed[group], raw.lag[group] = last[1], last[2]
                     continue
                 try:
                     offsets = self.groups.offsets(group, description)
@@ -87,7 +90,7 @@ class Sampler:
                     continue
                 raw.committed[group], raw.lag[group] = offsets.committed, offsets.lag
                 if idle:
-                    self._idle[group] = raw
+                    self._idle[group] = (raw.at, offsets.committed, offsets.lag)
                 else:
                     self._idle.pop(group, None)
         except SourceUnavailable as exc:
