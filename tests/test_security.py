@@ -45,6 +45,7 @@ from database.roles import READER
 from kafka.acls import CONSOLE, PRODUCER, Grant, consumer_principal
 from kafka.admin.setup_acls import binding, ensure_acls
 from kafka.config import client_config, consumer_config, producer_config
+from kafka.producer.bulk import BulkProducer, ProducerIdRefused
 from kafka.topics import CONSUMER_GROUPS
 
 SEED_USERS, SEED_PRODUCTS = 200, 300
@@ -220,6 +221,19 @@ def test_console_principal_cannot_write(secure):
     for topic in ("users", "orders-dlq"):
         error = _produce_error(as_role(secure, CONSOLE), topic)
         assert _authorization_failed(error), (topic, error)
+
+
+def test_refused_producer_id_is_asked_again_then_reported(secure, caplog):
+    """Break it on purpose: the console principal may not write, so every id request is refused.
+
+    The seeder meets the same refusal when a broker has not yet applied new ACLs: librdkafka
+    raises it from ``poll()``; ``opened`` must take it as a refusal, replace the producer and,
+    at its deadline, report it (CI once saw the raw exception end ``start-all`` instead).
+    """
+    with caplog.at_level("WARNING", logger="kafka.producer.bulk"):
+        with pytest.raises(ProducerIdRefused, match="(?i)authorization"):
+            BulkProducer.opened(as_role(secure, CONSOLE), timeout_s=5)
+    assert any("asking again" in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_producer_principal_cannot_consume(secure):

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, islice
 from typing import Any
 
-from confluent_kafka import KafkaError, Message
+from confluent_kafka import KafkaError, KafkaException, Message
 
 from common.events import Event
 from common.settings import KafkaSettings
@@ -80,14 +80,18 @@ class BulkProducer(EventProducer):
         ``ahead``: the events to send, built meanwhile (kept there for ``send_all``).
         """
         deadline = time.monotonic() + timeout_s
+        refused: ProducerIdRefused | None = None  # the last refusal: the reason to report at the deadline
         while True:
             producer = cls(settings, **kwargs)
             try:
                 producer.wait_for_id(deadline - time.monotonic(), ahead)
                 return producer
             except ProducerIdRefused as exc:
+                producer._producer.close()  # now: a dropped client keeps reconnecting until it is collected
+                if producer._fatal is not None or refused is None:
+                    refused = exc
                 if time.monotonic() + 1 > deadline:
-                    raise
+                    raise refused from None
                 log.warning("producer id refused, asking again with a new producer", extra={"error": str(exc)})
                 time.sleep(1)
 
@@ -102,10 +106,13 @@ class BulkProducer(EventProducer):
                 raise ProducerIdRefused(f"producer id refused: {self._fatal.str()}")
             if time.monotonic() > deadline:
                 raise ProducerIdRefused(f"no producer id after {timeout_s:.0f}s (state {self._id_state})")
-            if ahead is not None and ahead.take(BUILD_STEP):
-                self._producer.poll(0)
-            else:
-                self._producer.poll(0.05)
+            try:
+                self._producer.poll(0 if ahead is not None and ahead.take(BUILD_STEP) else 0.05)
+            except KafkaException as exc:  # the client raises its fatal error from poll() too, not only to error_cb
+                error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+                if error is None or not error.fatal():
+                    raise
+                self._fatal = error
 
     def _on_stats(self, stats_json: str) -> None:
         if self._id_state != "Assigned":
