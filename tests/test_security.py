@@ -230,9 +230,9 @@ def test_refused_producer_id_is_asked_again_then_reported(secure, caplog):
     raises it from ``poll()``; ``opened`` must take it as a refusal, replace the producer and,
     at its deadline, report it (CI once saw the raw exception end ``start-all`` instead).
     """
-    with caplog.at_level("WARNING", logger="kafka.producer.bulk"):
-        with pytest.raises(ProducerIdRefused, match="(?i)authorization"):
-            BulkProducer.opened(as_role(secure, CONSOLE), timeout_s=5)
+    refused = pytest.raises(ProducerIdRefused, match="(?i)authorization")
+    with caplog.at_level("WARNING", logger="kafka.producer.bulk"), refused:
+        BulkProducer.opened(as_role(secure, CONSOLE), timeout_s=5)
     assert any("asking again" in r.getMessage() for r in caplog.records), caplog.text
 
 
