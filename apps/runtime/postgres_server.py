@@ -35,6 +35,7 @@ synchronous_commit = on
 fsync = on
 max_wal_size = 2GB
 checkpoint_timeout = 15min
+wal_compression = lz4
 log_destination = 'stderr'
 logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
