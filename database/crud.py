@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Insert, Table, column, func, select, table, t
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from database.binary_arrays import uuids
+from database.binary_arrays import int8s, uuids
 from database.models import Order, Product, User
 
 Row = Mapping[str, Any]
@@ -165,7 +165,10 @@ def version_conflicts(
         if winner != row["event_id"]:
             found.append((index, f"{key} {row[key]} v{row['version']} already set by event {winner}"))
     columns = columns if watch else ()
-    params: dict[str, Any] = {"keys": [row[key] for row in rows], "versions": [row["version"] for row in rows]}
+    params: dict[str, Any] = {
+        "keys": uuids([row[key] for row in rows]),
+        "versions": int8s([row["version"] for row in rows]),
+    }
     table_events: dict[tuple[Any, int], Any] = {}
     stored: dict[Any, tuple[Any, ...]] = {}
     for k, v, e, *rest in conn.execute(

@@ -28,12 +28,13 @@ def test_arrays_read_back_unchanged(cursor):
     ]
     ints = [1, -1, 0, 2**31 - 1, -(2**31)]
     amounts = [Decimal("0.00"), Decimal("12.34"), Decimal("-5.10"), Decimal("999999999999.99")]
+    versions = [1, 0, 2**63 - 1, -(2**63)]
     cursor.execute(
-        "SELECT %s::uuid[], %s::timestamptz[], %s::int[], %s::numeric[], %s::uuid[]",
+        "SELECT %s::uuid[], %s::timestamptz[], %s::int[], %s::numeric[], %s::uuid[], %s::bigint[]",
         (arrays.uuids(ids), arrays.timestamptzs(moments), arrays.int4s(ints), arrays.numeric_literal(amounts),
-         arrays.uuids([])),
+         arrays.uuids([]), arrays.int8s(versions)),
     )  # fmt: skip
-    assert cursor.fetchone() == (ids, moments, ints, amounts, [])
+    assert cursor.fetchone() == (ids, moments, ints, amounts, [], versions)
 
 
 def test_bad_values_raise_before_anything_is_sent():
@@ -41,3 +42,5 @@ def test_bad_values_raise_before_anything_is_sent():
         arrays.timestamptzs([datetime(2026, 12, 1)])  # naive: no instant to send
     with pytest.raises(struct.error):
         arrays.int4s([2**31])
+    with pytest.raises(struct.error):
+        arrays.int8s([2**63])
