@@ -71,16 +71,20 @@ def uuids(values: Sequence[UUID]) -> UuidArray:
     return UuidArray.build(len(values), elements)  # type: ignore[return-value]
 
 
+def _fixed_width(values: Sequence[int], width: int, code: str) -> bytes:
+    """Elements of a fixed-width integer type: each its length (``width``) and its ``struct`` ``code``."""
+    flat = [field for value in values for field in (width, value)]
+    return struct.pack(">" + ("i" + code) * len(values), *flat)
+
+
 def int4s(values: Sequence[int]) -> Int4Array:
     """``int4[]``; a value out of range raises ``struct.error``."""
-    flat = [field for value in values for field in (4, value)]
-    return Int4Array.build(len(values), struct.pack(f">{len(flat)}i", *flat))  # type: ignore[return-value]
+    return Int4Array.build(len(values), _fixed_width(values, 4, "i"))  # type: ignore[return-value]
 
 
 def int8s(values: Sequence[int]) -> Int8Array:
     """``int8[]``; a value out of range raises ``struct.error``."""
-    flat = [field for value in values for field in (8, value)]
-    return Int8Array.build(len(values), struct.pack(">" + "iq" * len(values), *flat))  # type: ignore[return-value]
+    return Int8Array.build(len(values), _fixed_width(values, 8, "q"))  # type: ignore[return-value]
 
 
 def numeric_literal(values: Sequence[Decimal]) -> str:
@@ -93,8 +97,8 @@ def numeric_literal(values: Sequence[Decimal]) -> str:
 
 def timestamptzs(values: Sequence[datetime]) -> TimestamptzArray:
     """``timestamptz[]`` of aware datetimes: microseconds since 2000-01-01 UTC (a naive one raises)."""
-    flat = [field for value in values for field in (8, (value - _PG_EPOCH) // _MICROSECOND)]
-    return TimestamptzArray.build(len(values), struct.pack(">" + "iq" * len(values), *flat))  # type: ignore[return-value]
+    micros = [(value - _PG_EPOCH) // _MICROSECOND for value in values]
+    return TimestamptzArray.build(len(values), _fixed_width(micros, 8, "q"))  # type: ignore[return-value]
 
 
 def _dumper(array: type[BinaryArray]) -> type[adapt.Dumper]:
