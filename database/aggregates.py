@@ -30,19 +30,20 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from database import binary_arrays as arrays
-from database.pipeline import driver
 
 COUNTED = frozenset(("paid", "shipped", "delivered"))
-# One row per counted event; ``s`` is its sign (+1 payment, -1 cancellation after payment).
+MINUTE = 60_000_000  # in micros
+# Each sum's rows folded in Python (``SalesDeltas.statement``), sorted by key: concurrent
+# writers lock shared rows in the same order, so they cannot deadlock.
 _SUMS = (
-    "sales AS (SELECT * FROM unnest(%(s_product)b::uuid[], %(s_user)b::uuid[], %(s_at)b::timestamptz[],"
-    " %(s_sign)b::int[], %(s_quantity)b::int[], %(s_total)s::numeric[]) AS d(p, u, at, s, q, r)),"
-    " products AS (INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
-    " SELECT p, date_trunc('minute', at, 'UTC'), sum(s), sum(s * q), sum(s * r) FROM sales GROUP BY 1, 2 ORDER BY 1, 2"
+    "products AS (INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
+    " SELECT * FROM unnest(%(p_product)b::uuid[], %(p_minute)b::timestamptz[], %(p_orders)b::int8[],"
+    " %(p_units)b::int8[], %(p_revenue)s::numeric[]) ORDER BY 1, 2"
     " ON CONFLICT (product_id, minute) DO UPDATE SET orders = t.orders + excluded.orders,"
     " units = t.units + excluded.units, revenue = t.revenue + excluded.revenue),"
     " customers AS (INSERT INTO customer_sales AS t (user_id, orders, spend, last_order_at)"
-    " SELECT u, sum(s), sum(s * r), max(at) FILTER (WHERE s > 0) FROM sales GROUP BY 1 ORDER BY 1"
+    " SELECT u, o, s, NULLIF(l, '-infinity') FROM unnest(%(c_user)b::uuid[], %(c_orders)b::int8[],"
+    " %(c_spend)s::numeric[], %(c_last)b::timestamptz[]) AS c(u, o, s, l) ORDER BY 1"
     " ON CONFLICT (user_id) DO UPDATE SET orders = t.orders + excluded.orders, spend = t.spend + excluded.spend,"
     " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at))"
 )
@@ -57,25 +58,50 @@ class SalesDeltas:
     signs: list[int]
 
     def statement(self) -> tuple[str, dict[str, Any]]:
-        """Data-modifying CTEs that upsert the sums, and their parameters ("" when nothing moves)."""
+        """Data-modifying CTEs that upsert the sums, and their parameters ("" when nothing moves).
+
+        Folded here per product-minute and per customer, in integers (``UUID.int``, micros), while
+        the orders upsert runs (``database/writer.py``): PostgreSQL then only upserts one row per key.
+        """
         if not self.counted:
             return "", {}
-        rows = self.counted
+        products: dict[tuple[int, int], list[Any]] = {}
+        customers: dict[int, list[Any]] = {}
+        for row, sign in zip(self.counted, self.signs, strict=True):
+            at = arrays.micros(row["occurred_at"])
+            units, amount = (
+                (row["quantity"], row["total_amount"]) if sign > 0 else (-row["quantity"], -row["total_amount"])
+            )
+            product, user = row["product_id"], row["user_id"]
+            minute = at - at % MINUTE
+            total = products.get((product.int, minute))
+            if total is None:
+                products[(product.int, minute)] = [product, minute, sign, units, amount]
+            else:
+                total[2] += sign
+                total[3] += units
+                total[4] += amount
+            last = at if sign > 0 else arrays.NEG_INFINITY
+            spent = customers.get(user.int)
+            if spent is None:
+                customers[user.int] = [user, sign, amount, last]
+            else:
+                spent[1] += sign
+                spent[2] += amount
+                spent[3] = max(spent[3], last)
+        p = [products[key] for key in sorted(products)]
+        c = [customers[key] for key in sorted(customers)]
         return _SUMS, {
-            "s_product": arrays.uuids([row["product_id"] for row in rows]),
-            "s_user": arrays.uuids([row["user_id"] for row in rows]),
-            "s_at": arrays.timestamptzs([row["occurred_at"] for row in rows]),
-            "s_sign": arrays.int4s(self.signs),
-            "s_quantity": arrays.int4s([row["quantity"] for row in rows]),
-            "s_total": arrays.numeric_literal([row["total_amount"] for row in rows]),
+            "p_product": arrays.uuids([v[0] for v in p]),
+            "p_minute": arrays.timestamptzs_at([v[1] for v in p]),
+            "p_orders": arrays.int8s([v[2] for v in p]),
+            "p_units": arrays.int8s([v[3] for v in p]),
+            "p_revenue": arrays.numeric_literal([v[4] for v in p]),
+            "c_user": arrays.uuids([v[0] for v in c]),
+            "c_orders": arrays.int8s([v[1] for v in c]),
+            "c_spend": arrays.numeric_literal([v[2] for v in c]),
+            "c_last": arrays.timestamptzs_at([v[3] for v in c]),
         }
-
-    def apply(self, conn: Connection) -> int:
-        """Upsert the sums on their own (no offsets to move); their row locks are taken here."""
-        ctes, params = self.statement()
-        if ctes:
-            driver(conn).execute(f"WITH {ctes} SELECT 1", params)
-        return len(self.counted)
 
 
 class OrderSales:

@@ -25,6 +25,7 @@ _HEADER = struct.Struct(">iiIii")  # dimensions, has nulls, element type, length
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 _UUID_LENGTH = struct.pack(">i", 16)
+NEG_INFINITY = -(2**63)  # timestamptz '-infinity' in micros
 
 
 class BinaryArray(bytes):
@@ -95,10 +96,19 @@ def numeric_literal(values: Sequence[Decimal]) -> str:
     return "{" + ",".join(map(str, values)) + "}"
 
 
+def micros(value: datetime) -> int:
+    """An aware datetime as PostgreSQL's binary ``timestamptz``: microseconds since 2000-01-01 UTC (naive raises)."""
+    return (value - _PG_EPOCH) // _MICROSECOND
+
+
 def timestamptzs(values: Sequence[datetime]) -> TimestamptzArray:
-    """``timestamptz[]`` of aware datetimes: microseconds since 2000-01-01 UTC (a naive one raises)."""
-    micros = [(value - _PG_EPOCH) // _MICROSECOND for value in values]
-    return TimestamptzArray.build(len(values), _fixed_width(micros, 8, "q"))  # type: ignore[return-value]
+    """``timestamptz[]`` of aware datetimes (a naive one raises)."""
+    return timestamptzs_at([micros(value) for value in values])
+
+
+def timestamptzs_at(values: Sequence[int]) -> TimestamptzArray:
+    """``timestamptz[]`` of ``micros`` values; ``NEG_INFINITY`` is ``-infinity``."""
+    return TimestamptzArray.build(len(values), _fixed_width(values, 8, "q"))  # type: ignore[return-value]
 
 
 def _dumper(array: type[BinaryArray]) -> type[adapt.Dumper]:

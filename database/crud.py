@@ -110,23 +110,32 @@ def _copy_plan(target: Table) -> _CopyPlan:
     )
 
 
-def _copy_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
-    """COPY (binary) into a session temp table, then one ``INSERT ... SELECT ... ON CONFLICT``.
+def _stage_copy(conn: Connection, target: Table, rows: Sequence[Row]) -> None:
+    """COPY (binary) the rows into a session temp table: the Python-heavy half of a COPY upsert.
 
     Runs on the driver's cursor with SQL built once per table: at 1,000-row batches, building
     and compiling the statement each time cost as much as the COPY itself.
     """
     plan = _copy_plan(target)
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    with raw.cursor() as cur:
+    with _raw(conn).cursor() as cur:
         cur.execute(plan.create)
         with cur.copy(plan.copy) as copy:
             copy.set_types(plan.types)
             for row in rows:
                 copy.write_row([row[n] for n in plan.names])
-        cur.execute(plan.upsert)
+
+
+def _apply_staged(conn: Connection, target: Table) -> int:
+    """One ``INSERT ... SELECT ... ON CONFLICT`` from the temp table: mostly PostgreSQL's time."""
+    with _raw(conn).cursor() as cur:
+        cur.execute(_copy_plan(target).upsert)
         return cur.rowcount
+
+
+def _raw(conn: Connection) -> Any:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw
 
 
 def _values_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
@@ -137,14 +146,43 @@ def _values_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:
     return conn.execute(statement, params, execution_options={"preserve_rowcount": True}).rowcount
 
 
-def upsert_latest(conn: Connection, target: Table, rows: Iterable[Row], method: Method = "copy") -> UpsertResult:
-    """Apply a batch inside the caller's transaction; the caller commits (or rolls back)."""
+@dataclass(frozen=True)
+class StagedUpsert:
+    """A batch ready to apply: for ``copy``, its rows already sit in the session's temp table.
+
+    Two steps so a caller can do its own Python work while PostgreSQL applies the batch
+    (``database/writer.py``); ``apply`` runs in the same transaction as ``stage_latest``.
+    """
+
+    conn: Connection
+    target: Table
+    method: Method
+    received: int
+    unique: Sequence[Row]
+
+    def apply(self) -> UpsertResult:
+        """The version-guarded upsert of the staged rows."""
+        if not self.unique:
+            applied = 0
+        elif self.method == "copy":
+            applied = _apply_staged(self.conn, self.target)
+        else:
+            applied = _values_upsert(self.conn, self.target, self.unique)
+        return UpsertResult(self.received, len(self.unique), applied)
+
+
+def stage_latest(conn: Connection, target: Table, rows: Iterable[Row], method: Method = "copy") -> StagedUpsert:
+    """Keep each key's newest row and, for ``copy``, stream them into the temp table."""
     received = list(rows)
     unique = latest_per_key(received, key_of(target))
-    if not unique:
-        return UpsertResult(len(received), 0, 0)
-    write = _copy_upsert if method == "copy" else _values_upsert
-    return UpsertResult(len(received), len(unique), write(conn, target, unique))
+    if unique and method == "copy":
+        _stage_copy(conn, target, unique)
+    return StagedUpsert(conn, target, method, len(received), unique)
+
+
+def upsert_latest(conn: Connection, target: Table, rows: Iterable[Row], method: Method = "copy") -> UpsertResult:
+    """Apply a batch inside the caller's transaction; the caller commits (or rolls back)."""
+    return stage_latest(conn, target, rows, method).apply()
 
 
 def version_conflicts(

@@ -17,24 +17,27 @@ contract (``add``/``flush``) the consumer drives.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NoReturn, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, NoReturn, Protocol, TypeVar
 
 import psycopg
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, Table, event
+from sqlalchemy import Engine, Table, event
 from sqlalchemy import exc as sa_exc
 
 from common.entities import RowMapper, event_row
-from database.crud import Method, UpsertResult, upsert_latest, version_conflicts
+from database.crud import Method, UpsertResult, stage_latest, upsert_latest, version_conflicts
 from database.database import make_engine
 from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
+from database.pipeline import driver
 
 TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
 # owner needs; PostgreSQL ends such a session after this long, so the group moves on.
 IDLE_IN_TRANSACTION_MS = 10_000
+T = TypeVar("T")
 
 
 class Deltas(Protocol):
@@ -42,10 +45,6 @@ class Deltas(Protocol):
 
     def statement(self) -> tuple[str, dict[str, Any]]:
         """Data-modifying CTEs and their parameters ("" when nothing moves): they ride in the offsets' statement."""
-        ...
-
-    def apply(self, conn: Connection) -> int:
-        """Run the CTEs on their own (a batch without offsets to move)."""
         ...
 
 
@@ -121,6 +120,8 @@ class BatchWriter:
         )
         event.listen(self.engine, "connect", _limit_idle_transactions)
         self.last_result = UpsertResult(0, 0, 0)
+        # With an aggregate, the upsert is applied on this thread while the batch's sums are built (``_beside``).
+        self._upsert_thread = ThreadPoolExecutor(1, f"upsert-{table.name}") if aggregate is not None else None
 
     def write(self, records: Sequence[BaseModel], checkpoint: Checkpoint | None = None) -> int:
         """One transaction: commit on success, roll back and raise a ``SinkError`` otherwise."""
@@ -133,16 +134,19 @@ class BatchWriter:
                 conflicts, stored = version_conflicts(conn, self.table, rows, watch, columns) if rows else ([], {})
                 if conflicts:
                     raise RejectedRecords([(index, why, "version_conflict") for index, why in conflicts])
-                # Reads before the upsert (the statuses it replaces, read with the conflicts), row
-                # locks on the sums after it: shared rows are locked only in the last statement.
-                deltas = aggregate.deltas(rows, stored) if aggregate is not None else None
-                self.last_result = upsert_latest(conn, self.table, rows, self.method)
+                staged = stage_latest(conn, self.table, rows, self.method)
+                if aggregate is None:
+                    self.last_result, (ctes, params) = staged.apply(), ("", {})
+                else:
+                    self.last_result, (ctes, params) = self._beside(
+                        staged.apply, lambda: aggregate.deltas(rows, stored).statement()
+                    )
                 # One statement, synced on its own, never pipelined (database/pipeline.py): the
-                # sums ride in the offsets' compare-and-set.
+                # sums ride in the offsets' compare-and-set; their row locks are taken only there.
                 if checkpoint is not None:
-                    advance(conn, checkpoint, *(deltas.statement() if deltas is not None else ()))
-                elif deltas is not None:
-                    deltas.apply(conn)
+                    advance(conn, checkpoint, ctes, params)
+                elif ctes:
+                    driver(conn).execute(f"WITH {ctes} SELECT 1", params)
         except SinkError:
             raise
         except OffsetFenced as exc:
@@ -150,6 +154,22 @@ class BatchWriter:
         except Exception as exc:
             _reraise(exc)
         return self.last_result.applied
+
+    def _beside(self, apply: Callable[[], UpsertResult], build: Callable[[], T]) -> tuple[UpsertResult, T]:
+        """``apply`` the staged upsert on the worker thread while ``build`` (the sums: Python only) runs here.
+
+        Applying is PostgreSQL's work (an ``INSERT ... SELECT`` of the staged rows): the worker
+        waits for it with the GIL released, and the sums' picking and arrays fit in that wait
+        instead of following it. The sums read only what the conflict check read before the
+        upsert. The connection is the worker's until its result is taken, before this returns or raises.
+        """
+        assert self._upsert_thread is not None
+        pending = self._upsert_thread.submit(apply)
+        try:
+            built = build()
+        finally:
+            result = pending.result()
+        return result, built
 
     def find_rejects(self, records: Sequence[BaseModel]) -> list[tuple[int, str]]:
         """Each record alone, in a savepoint of a transaction that is then rolled back."""
@@ -178,5 +198,7 @@ class BatchWriter:
             _reraise(exc)
 
     def close(self) -> None:
-        """Dispose of the connection pool."""
+        """Stop the upsert thread, dispose of the connection pool."""
+        if self._upsert_thread is not None:
+            self._upsert_thread.shutdown()
         self.engine.dispose()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from apps.verify.aggregates import as_tables, compare, empty_state, fold
 from database.aggregates import order_deltas, sales_rows
 from database.database import make_engine
-from database.errors import FencedSinkError, RejectedRecords
+from database.errors import FencedSinkError, RejectedRecords, TerminalSinkError
 from database.migrate import upgrade
 from database.models import TABLES
 from database.offsets import Checkpoint, Move, OffsetFenced, advance, stored_offsets
@@ -114,6 +114,25 @@ def test_fenced_batch_leaves_no_row_no_sum_no_offset(db):
         sink.write(events[100:], Checkpoint("g", "t", (Move(0, 40, 300),)))
     assert compare(_recomputed(events[:100]), _tables(engine)).ok
     assert sink.stored_offsets("g", "t") == {0: 100}
+
+
+def test_an_error_of_the_upsert_beside_the_sums_fails_the_batch_whole(db):
+    """The orders upsert runs on the writer's thread while the sums are built (``database/writer.py``):
+    its error is still the batch's, and nothing of the batch stays: rows, sums or offsets."""
+    _url, engine, sink = db
+    events = lifecycle_history(50)
+    order = next(e.payload.order_id for e in events if e.payload.status == "paid")
+
+    def broken(event):  # every event of one paid order, so its newest version, the one upserted, is broken
+        if event.payload.order_id != order:
+            return event
+        return event.model_copy(update={"payload": event.payload.model_copy(update={"total_amount": Decimal(0)})})
+
+    with pytest.raises(TerminalSinkError, match="orders_amounts_add_up"):  # no validation: the table's check
+        sink.write([broken(e) for e in events], Checkpoint("g", "t", (Move(0, None, len(events)),)))
+    assert sink.stored_offsets("g", "t") == {} and compare(_recomputed([]), _tables(engine)).ok
+    sink.write(events, Checkpoint("g", "t", (Move(0, None, len(events)),)))  # the next transaction is clean
+    assert compare(_recomputed(events), _tables(engine)).ok
 
 
 def test_a_member_frozen_after_locking_the_sums_is_idle_in_transaction(db, monkeypatch):
