@@ -11,12 +11,14 @@ The deltas are not guarded by the order's version: each event must be processed 
 which the offsets committed in the same transaction guarantee (``database/offsets.py``). A
 batch processed twice would count twice; ``verify`` recomputes the sums to show it.
 
-Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``). Python only picks the
+Cheap on purpose (it is what exactly-once costs, ``make benchmark-sink``). Python picks the
 events that count and their sign: every payment, and a cancellation whose order was paid before
 it (the stored status, read with the version-conflict check: ``watch``, then the batch's earlier
-events in offset order, newest version winning). PostgreSQL folds them per product-minute and per
-customer (``GROUP BY`` over the unnest'ed arrays, built in PostgreSQL's binary format in one pass
-by ``database/binary_arrays.py``, amounts as one exact ``numeric[]`` literal) and upserts both sums
+events in offset order, newest version winning). It folds them per product-minute and per
+customer, in integers (``UUID.int``, microseconds), into arrays sorted by key and built in
+PostgreSQL's binary format (``database/binary_arrays.py``, amounts as exact ``numeric[]``
+literals). The writer does all this on a thread of its own while PostgreSQL applies the orders
+upsert (``database/writer.py``), so it adds no time. PostgreSQL then only upserts one row per key,
 in data-modifying CTEs that ride in the offsets' compare-and-set statement: one round trip,
 synced on its own, never pipelined (``database/pipeline.py``).
 """
@@ -33,17 +35,18 @@ from database import binary_arrays as arrays
 
 COUNTED = frozenset(("paid", "shipped", "delivered"))
 MINUTE = 60_000_000  # in micros
-# Each sum's rows folded in Python (``SalesDeltas.statement``), sorted by key: concurrent
-# writers lock shared rows in the same order, so they cannot deadlock.
+# Each sum's rows folded in Python (``SalesDeltas.statement``) and sent sorted by key; PostgreSQL
+# upserts them in array order, so concurrent writers lock shared rows in the same order and
+# cannot deadlock.
 _SUMS = (
     "products AS (INSERT INTO product_minute_sales AS t (product_id, minute, orders, units, revenue)"
     " SELECT * FROM unnest(%(p_product)b::uuid[], %(p_minute)b::timestamptz[], %(p_orders)b::int8[],"
-    " %(p_units)b::int8[], %(p_revenue)s::numeric[]) ORDER BY 1, 2"
+    " %(p_units)b::int8[], %(p_revenue)s::numeric[])"
     " ON CONFLICT (product_id, minute) DO UPDATE SET orders = t.orders + excluded.orders,"
     " units = t.units + excluded.units, revenue = t.revenue + excluded.revenue),"
     " customers AS (INSERT INTO customer_sales AS t (user_id, orders, spend, last_order_at)"
     " SELECT u, o, s, NULLIF(l, '-infinity') FROM unnest(%(c_user)b::uuid[], %(c_orders)b::int8[],"
-    " %(c_spend)s::numeric[], %(c_last)b::timestamptz[]) AS c(u, o, s, l) ORDER BY 1"
+    " %(c_spend)s::numeric[], %(c_last)b::timestamptz[]) AS c(u, o, s, l)"
     " ON CONFLICT (user_id) DO UPDATE SET orders = t.orders + excluded.orders, spend = t.spend + excluded.spend,"
     " last_order_at = GREATEST(t.last_order_at, excluded.last_order_at))"
 )

@@ -1,9 +1,10 @@
 """The database side of the consumers' sink: one batch, one transaction: conflicts, aggregates, upsert, offsets.
 
 The transaction sets aside events that conflict with an applied version (``RejectedRecords``,
-nothing written), adds the batch to the aggregates (orders only), applies the version-guarded
-upsert and moves the group's stored offsets by compare-and-set (``database/offsets.py``); a
-fenced batch rolls back whole (``FencedSinkError``).
+nothing written), applies the version-guarded upsert (while a second thread builds the batch's
+aggregate deltas, orders only), then adds the deltas and moves the group's stored offsets by
+compare-and-set in one statement (``database/offsets.py``); a fenced batch rolls back whole
+(``FencedSinkError``).
 
 Driver errors are translated in one place (``translate``): an error caused by the data (SQLSTATE
 class 22 data exception, 23 integrity violation) is terminal for that record; every other
@@ -120,8 +121,8 @@ class BatchWriter:
         )
         event.listen(self.engine, "connect", _limit_idle_transactions)
         self.last_result = UpsertResult(0, 0, 0)
-        # With an aggregate, the upsert is applied on this thread while the batch's sums are built (``_beside``).
-        self._upsert_thread = ThreadPoolExecutor(1, f"upsert-{table.name}") if aggregate is not None else None
+        # With an aggregate, the batch's sums are built on this thread while the upsert is applied (``_beside``).
+        self._sums_thread = ThreadPoolExecutor(1, f"sums-{table.name}") if aggregate is not None else None
 
     def write(self, records: Sequence[BaseModel], checkpoint: Checkpoint | None = None) -> int:
         """One transaction: commit on success, roll back and raise a ``SinkError`` otherwise."""
@@ -156,20 +157,21 @@ class BatchWriter:
         return self.last_result.applied
 
     def _beside(self, apply: Callable[[], UpsertResult], build: Callable[[], T]) -> tuple[UpsertResult, T]:
-        """``apply`` the staged upsert on the worker thread while ``build`` (the sums: Python only) runs here.
+        """``build`` (the sums: Python only) on the worker thread while ``apply`` runs here.
 
-        Applying is PostgreSQL's work (an ``INSERT ... SELECT`` of the staged rows): the worker
-        waits for it with the GIL released, and the sums' picking and arrays fit in that wait
-        instead of following it. The sums read only what the conflict check read before the
-        upsert. The connection is the worker's until its result is taken, before this returns or raises.
+        Applying is PostgreSQL's work (an ``INSERT ... SELECT`` of the staged rows): this thread
+        waits for it with the GIL released, and the sums' picking, folding and arrays fit in that
+        wait instead of following it. This side sends its statement first (the worker needs the
+        GIL to start), so the wait begins at once. The sums read only what the conflict check read
+        before the upsert; the connection stays on this thread.
         """
-        assert self._upsert_thread is not None
-        pending = self._upsert_thread.submit(apply)
+        assert self._sums_thread is not None
+        built = self._sums_thread.submit(build)
         try:
-            built = build()
+            result = apply()
         finally:
-            result = pending.result()
-        return result, built
+            sums = built.result()  # a failed apply still waits: ``build`` ends before the transaction does
+        return result, sums
 
     def find_rejects(self, records: Sequence[BaseModel]) -> list[tuple[int, str]]:
         """Each record alone, in a savepoint of a transaction that is then rolled back."""
@@ -198,7 +200,7 @@ class BatchWriter:
             _reraise(exc)
 
     def close(self) -> None:
-        """Stop the upsert thread, dispose of the connection pool."""
-        if self._upsert_thread is not None:
-            self._upsert_thread.shutdown()
+        """Stop the sums thread, dispose of the connection pool."""
+        if self._sums_thread is not None:
+            self._sums_thread.shutdown()
         self.engine.dispose()

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from apps.verify.aggregates import as_tables, compare, empty_state, fold
+from common.entities import event_row
 from database.aggregates import order_deltas, sales_rows
 from database.database import make_engine
 from database.errors import FencedSinkError, RejectedRecords, TerminalSinkError
@@ -69,6 +70,22 @@ def test_fold_rules_paid_counts_cancel_after_payment_reverses():
     assert sum(p[0] for p in state["product_minutes"].values()) == 0
 
 
+def test_sums_are_sent_sorted_by_key_so_concurrent_writers_lock_in_one_order():
+    """PostgreSQL upserts the sums in array order (no ``ORDER BY``): members sharing customers and
+    product-minutes must each lock them in key order, or two batches can deadlock."""
+    rows = [event_row(event) for event in lifecycle_history(400)]
+    _ctes, params = order_deltas.deltas(rows, {}).statement()
+
+    def elements(array, width):  # binary array: 20-byte header, then (length, value) per element
+        body = bytes(array)[20:]
+        return [body[i + 4 : i + 4 + width] for i in range(0, len(body), 4 + width)]
+
+    products = list(zip(elements(params["p_product"], 16), elements(params["p_minute"], 8), strict=True))
+    customers = elements(params["c_user"], 16)
+    assert len(products) > 100 and len(customers) > 100
+    assert products == sorted(products) and customers == sorted(customers)  # uuid and (2000+) times: bytes order
+
+
 def test_sink_deltas_equal_the_fold_in_any_batching(db):
     _url, engine, sink = db
     events = lifecycle_history(400)
@@ -117,7 +134,7 @@ def test_fenced_batch_leaves_no_row_no_sum_no_offset(db):
 
 
 def test_an_error_of_the_upsert_beside_the_sums_fails_the_batch_whole(db):
-    """The orders upsert runs on the writer's thread while the sums are built (``database/writer.py``):
+    """The orders upsert runs while the writer's second thread builds the sums (``database/writer.py``):
     its error is still the batch's, and nothing of the batch stays: rows, sums or offsets."""
     _url, engine, sink = db
     events = lifecycle_history(50)
