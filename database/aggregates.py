@@ -92,18 +92,18 @@ class SalesDeltas:
                 spent[1] += sign
                 spent[2] += amount
                 spent[3] = max(spent[3], last)
-        p = [products[key] for key in sorted(products)]
-        c = [customers[key] for key in sorted(customers)]
+        by_product = list(zip(*(products[key] for key in sorted(products)), strict=True))
+        by_customer = list(zip(*(customers[key] for key in sorted(customers)), strict=True))
         return _SUMS, {
-            "p_product": arrays.uuids([v[0] for v in p]),
-            "p_minute": arrays.timestamptzs_at([v[1] for v in p]),
-            "p_orders": arrays.int8s([v[2] for v in p]),
-            "p_units": arrays.int8s([v[3] for v in p]),
-            "p_revenue": arrays.numeric_literal([v[4] for v in p]),
-            "c_user": arrays.uuids([v[0] for v in c]),
-            "c_orders": arrays.int8s([v[1] for v in c]),
-            "c_spend": arrays.numeric_literal([v[2] for v in c]),
-            "c_last": arrays.timestamptzs_at([v[3] for v in c]),
+            "p_product": arrays.uuids(by_product[0]),
+            "p_minute": arrays.timestamptzs_at(by_product[1]),
+            "p_orders": arrays.int8s(by_product[2]),
+            "p_units": arrays.int8s(by_product[3]),
+            "p_revenue": arrays.numeric_literal(by_product[4]),
+            "c_user": arrays.uuids(by_customer[0]),
+            "c_orders": arrays.int8s(by_customer[1]),
+            "c_spend": arrays.numeric_literal(by_customer[2]),
+            "c_last": arrays.timestamptzs_at(by_customer[3]),
         }
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from database.binary_arrays import int8s, uuids
 from database.models import Order, Product, User
+from database.pipeline import driver
 
 Row = Mapping[str, Any]
 Method = Literal["copy", "values"]
@@ -117,7 +118,7 @@ def _stage_copy(conn: Connection, target: Table, rows: Sequence[Row]) -> None:
     and compiling the statement each time cost as much as the COPY itself.
     """
     plan = _copy_plan(target)
-    with _raw(conn).cursor() as cur:
+    with driver(conn).cursor() as cur:
         cur.execute(plan.create)
         with cur.copy(plan.copy) as copy:
             copy.set_types(plan.types)
@@ -127,15 +128,9 @@ def _stage_copy(conn: Connection, target: Table, rows: Sequence[Row]) -> None:
 
 def _apply_staged(conn: Connection, target: Table) -> int:
     """One ``INSERT ... SELECT ... ON CONFLICT`` from the temp table: mostly PostgreSQL's time."""
-    with _raw(conn).cursor() as cur:
+    with driver(conn).cursor() as cur:
         cur.execute(_copy_plan(target).upsert)
         return cur.rowcount
-
-
-def _raw(conn: Connection) -> Any:
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    return raw
 
 
 def _values_upsert(conn: Connection, target: Table, rows: Sequence[Row]) -> int:

@@ -44,7 +44,8 @@ def _timeline(ax: Axes, timelines: dict, scenario: str, modes: list[str], window
     ax.set_title(f"{scenario}: accepted events per second", fontsize=10)
     ax.set_xlabel("s")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # a scenario that did not run has no line: no empty legend
+        ax.legend(fontsize=7)
 
 
 def kafka_chart(rows: Sequence[Measurement], timelines: dict[tuple[str, str], list[int]], path: Path) -> Path:
