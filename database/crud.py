@@ -27,6 +27,7 @@ from database.pipeline import driver
 Row = Mapping[str, Any]
 Method = Literal["copy", "values"]
 BOOKKEEPING = ("applied_at",)  # set by the database, never by the event
+_STAGED = "staged_tables"  # a pooled connection's info: the temp tables its session already has
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,18 @@ def _copy_plan(target: Table) -> _CopyPlan:
     )
 
 
+def create_stage(dbapi_connection: Any, record_info: dict[str, Any], target: Table) -> None:
+    """Create ``target``'s temp table when a connection opens, committed, so no batch pays for it.
+
+    For a SQLAlchemy ``connect`` listener (``database/writer.py``). Created inside a batch's
+    transaction, the table would vanish with a rollback; created here it lives with the session.
+    """
+    with dbapi_connection.cursor() as cur:
+        cur.execute(_copy_plan(target).create)
+    dbapi_connection.commit()
+    record_info.setdefault(_STAGED, set()).add(target.name)
+
+
 def _stage_copy(conn: Connection, target: Table, rows: Sequence[Row]) -> None:
     """COPY (binary) the rows into a session temp table: the Python-heavy half of a COPY upsert.
 
@@ -119,7 +132,8 @@ def _stage_copy(conn: Connection, target: Table, rows: Sequence[Row]) -> None:
     """
     plan = _copy_plan(target)
     with driver(conn).cursor() as cur:
-        cur.execute(plan.create)
+        if target.name not in conn.connection.info.get(_STAGED, ()):  # a connection without ``create_stage``
+            cur.execute(plan.create)
         with cur.copy(plan.copy) as copy:
             copy.set_types(plan.types)
             for row in rows:

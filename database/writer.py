@@ -28,7 +28,7 @@ from sqlalchemy import Engine, Table, event
 from sqlalchemy import exc as sa_exc
 
 from common.entities import RowMapper, event_row
-from database.crud import Method, UpsertResult, stage_latest, upsert_latest, version_conflicts
+from database.crud import Method, UpsertResult, create_stage, stage_latest, upsert_latest, version_conflicts
 from database.database import make_engine
 from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, OffsetFenced, advance, stored_offsets
@@ -120,6 +120,8 @@ class BatchWriter:
             database_url, pool_size=1, pre_ping=False, connect_args={"connect_timeout": 5}
         )
         event.listen(self.engine, "connect", _limit_idle_transactions)
+        if method == "copy":
+            event.listen(self.engine, "connect", lambda dbapi, record: create_stage(dbapi, record.info, table))
         self.last_result = UpsertResult(0, 0, 0)
         # With an aggregate, the batch's sums are built on this thread while the upsert is applied (``_beside``).
         self._sums_thread = ThreadPoolExecutor(1, f"sums-{table.name}") if aggregate is not None else None

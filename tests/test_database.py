@@ -13,6 +13,7 @@ from database.database import make_engine
 from database.errors import TerminalSinkError, TransientSinkError
 from database.migrate import upgrade
 from database.models import TABLES
+from database.pipeline import driver
 from kafka.sinks.postgres_sink import PostgresSink
 from tests.consumer_events import order_events, product_event, user_event
 
@@ -112,4 +113,26 @@ def test_sink_add_flush_keeps_buffer_on_failure(db):
     for event in events:
         sink.add(event)
     assert sink.pending == 3 and sink.flush() == 1 and sink.pending == 0
+    sink.close()
+
+
+def test_sink_stages_into_a_table_its_session_made_at_connect(pg_schema):
+    """The temp table is made once per connection, committed (``database.crud.create_stage``): no
+    batch asks for it again, a rolled-back batch cannot take it away, and a table that does not
+    exist yet (migrations still running) is a transient error, not a crash."""
+    url, _schema = pg_schema
+    sink = PostgresSink(url, TABLES["orders"])
+    with pytest.raises(TransientSinkError, match="42P01"):  # no orders table yet
+        sink.write(order_events(uuid.uuid4(), uuid.uuid4(), 1))
+    upgrade(url)
+    notices = []
+    with sink.writer.engine.connect() as conn:
+        driver(conn).add_notice_handler(lambda notice: notices.append(notice.message_primary))
+        assert conn.execute(text("SELECT to_regclass('pg_temp._stage_orders')")).scalar() is not None
+    broken = [e.model_copy(update={"payload": e.payload.model_copy(update={"total_amount": 1})}) for e in
+              order_events(uuid.uuid4(), uuid.uuid4(), 1)]  # fmt: skip
+    with pytest.raises(TerminalSinkError):  # rolled back
+        sink.write(broken)
+    assert sink.write(order_events(uuid.uuid4(), uuid.uuid4(), 2)) == 1
+    assert not [n for n in notices if "already exists" in (n or "")]  # CREATE ... IF NOT EXISTS: never sent
     sink.close()
