@@ -96,14 +96,14 @@ class SalesDeltas:
         by_customer = list(zip(*(customers[key] for key in sorted(customers)), strict=True))
         return _SUMS, {
             "p_product": arrays.uuids(by_product[0]),
-            "p_minute": arrays.timestamptzs_at(by_product[1]),
+            "p_minute": arrays.timestamptzs(by_product[1]),
             "p_orders": arrays.int8s(by_product[2]),
             "p_units": arrays.int8s(by_product[3]),
             "p_revenue": arrays.numeric_literal(by_product[4]),
             "c_user": arrays.uuids(by_customer[0]),
             "c_orders": arrays.int8s(by_customer[1]),
             "c_spend": arrays.numeric_literal(by_customer[2]),
-            "c_last": arrays.timestamptzs_at(by_customer[3]),
+            "c_last": arrays.timestamptzs(by_customer[3]),
         }
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol
 
 import psycopg
 from pydantic import BaseModel
@@ -38,13 +38,13 @@ TERMINAL_SQLSTATE_CLASSES = ("22", "23")
 # A member frozen mid-transaction (SIGSTOP, a long GC pause) holds row locks the partitions' new
 # owner needs; PostgreSQL ends such a session after this long, so the group moves on.
 IDLE_IN_TRANSACTION_MS = 10_000
-T = TypeVar("T")
+Sums = tuple[str, dict[str, Any]]  # data-modifying CTEs and their parameters
 
 
 class Deltas(Protocol):
     """What a batch adds to aggregate tables, applied after the upsert in its transaction."""
 
-    def statement(self) -> tuple[str, dict[str, Any]]:
+    def statement(self) -> Sums:
         """Data-modifying CTEs and their parameters ("" when nothing moves): they ride in the offsets' statement."""
         ...
 
@@ -158,7 +158,7 @@ class BatchWriter:
             _reraise(exc)
         return self.last_result.applied
 
-    def _beside(self, apply: Callable[[], UpsertResult], build: Callable[[], T]) -> tuple[UpsertResult, T]:
+    def _beside(self, apply: Callable[[], UpsertResult], build: Callable[[], Sums]) -> tuple[UpsertResult, Sums]:
         """``build`` (the sums: Python only) on the worker thread while ``apply`` runs here.
 
         Applying is PostgreSQL's work (an ``INSERT ... SELECT`` of the staged rows): this thread
