@@ -35,6 +35,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 from pydantic import BaseModel, ValidationError
 
+from common.gc_tuning import collections_paused
 from common.settings import KafkaSettings
 from database.errors import FencedSinkError, RejectedRecords, SinkError, TerminalSinkError, TransientSinkError
 from database.offsets import Checkpoint, Move
@@ -139,9 +140,13 @@ class BatchConsumer:
         self._log(logging.INFO, "consumer started", batch_size=self.batch_size)
         try:
             while not self._stopping.is_set():
-                for message in self._next_batch():
-                    self._handle(message)
-                self._checkpoint()
+                # A batch's models, rows and buffers live until its checkpoint and then die together
+                # by reference counting: cyclic collections in between only rescan them (decode and
+                # mapping, offline: 16-28 -> 12-21 us per event). Cycles are collected between batches.
+                with collections_paused():
+                    for message in self._next_batch():
+                        self._handle(message)
+                    self._checkpoint()
                 self._log_stats()
             self._checkpoint(sync=True)
         except BaseException:

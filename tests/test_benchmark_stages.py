@@ -16,7 +16,7 @@ from apps.benchmarks.load import DriveResult
 from apps.benchmarks.outcome import acknowledged
 from apps.benchmarks.proc_cpu import CpuLedger, cpu_seconds
 from apps.benchmarks.realtime_stages import RowStages, stage_rows, stages_summary, worst
-from apps.benchmarks.sampler import ResourceSampler
+from apps.benchmarks.sampler import ResourceSampler, supervised
 from apps.benchmarks.stages import stage_lines
 from apps.benchmarks.summary import kafka_goals
 
@@ -62,8 +62,8 @@ def test_the_summary_reports_ceilings_and_retires_the_batched_goal() -> None:
     ]
     text = "\n".join(stage_lines(rows))
     assert "| kafka-1 | 20.0 |" in text and "| generator | 30.0 |" in text
-    assert "[PASS] sustained e2e ON >= 0.4x ProducerPerformance: 10,000 / 60,000 = 0.17x" not in text
-    assert "[MISS] sustained e2e ON >= 0.4x ProducerPerformance" in text
+    assert "[PASS] sustained e2e ON (9 consumers) >= 0.4x ProducerPerformance: 10,000 / 60,000 = 0.17x" not in text
+    assert "[MISS] sustained e2e ON (9 consumers) >= 0.4x ProducerPerformance" in text
     goals = "\n".join(kafka_goals(rows))
     assert "[info] ON e2e / OFF batched e2e" in goals and "0.20x" in goals
     assert "e2e throughput >= OFF batched" not in goals
@@ -76,10 +76,21 @@ def test_a_short_ceiling_decides_no_goal() -> None:
         Measurement("steady", "on_kafka", "e2e_throughput", 30_000.0),
         Measurement("steady", "ceiling_kafka_tools", "producer_perf_throughput", 60_000.0),
     ]
-    assert "[PASS] sustained e2e ON >= 0.4x" in "\n".join(stage_lines(rows))
+    assert "[PASS] sustained e2e ON (9 consumers) >= 0.4x" in "\n".join(stage_lines(rows))
     text = "\n".join(stage_lines(rows, ceiling_records=50_000))
-    assert "[info] sustained e2e ON >= 0.4x ProducerPerformance: 30,000 / 60,000 = 0.50x" in text
+    assert "[info] sustained e2e ON (9 consumers) >= 0.4x ProducerPerformance: 30,000 / 60,000 = 0.50x" in text
     assert "[warn] the Kafka ceilings ran 50,000 records, fewer than the anchor's 300,000" in text
+
+
+def test_fewer_consumers_than_production_decide_no_goal() -> None:
+    """Three consumer processes do less of the work nine do: the goal is called for the production layout."""
+    rows = [
+        Measurement("steady", "on_kafka", "e2e_throughput", 30_000.0),
+        Measurement("steady", "ceiling_kafka_tools", "producer_perf_throughput", 60_000.0),
+    ]
+    text = "\n".join(stage_lines(rows, consumers=3))
+    assert "[info] sustained e2e ON (3 consumers) >= 0.4x ProducerPerformance: 30,000 / 60,000 = 0.50x" in text
+    assert "[warn] ON ran 3 consumers, not production's 9" in text and "[PASS]" not in text
 
 
 def test_realtime_stages_split_the_tail_into_before_and_inside_the_transaction() -> None:
@@ -106,3 +117,23 @@ def test_a_relisting_interval_reuses_the_pid_lists() -> None:
     with ResourceSampler({"me": source}, interval_s=0.05) as sampler:
         time.sleep(0.2)
     assert len(calls) >= 4  # the default lists at every reading
+
+
+def test_supervised_sources_share_one_listing_and_find_the_children() -> None:
+    asked = []
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+
+        def info() -> list[dict]:
+            asked.append(1)
+            return [{"name": "parent", "pid": os.getpid()}, {"name": "stopped", "pid": 0}]
+
+        runtime = SimpleNamespace(supervisor=SimpleNamespace(info=info))
+        sources = [supervised(runtime, "parent"), supervised(runtime, "par.*"), supervised(runtime, "stopped")]
+        found = [source() for source in sources]
+        assert child.pid in found[0] and os.getpid() in found[0]  # the program and its descendants
+        assert found[1] == found[0] and found[2] == []
+        assert len(asked) == 1  # one snapshot served every source read in the same moment
+    finally:
+        child.kill()
+        child.wait()

@@ -64,7 +64,7 @@ class Sizes:
     margin_s: float = 15  # base rate before and after the outage
     catalogue: int = 500  # users and products created first (orders refer to them)
     batch_size: int = 1_000  # off_batched
-    instances: int = 1  # consumer processes per entity (ON)
+    instances: int = 3  # consumer processes per entity (ON): the production nine
     drain_timeout_s: float = 240
     ceiling_records: int = 300_000  # ProducerPerformance / ConsumerPerformance messages
     warm_up_events: int = 60_000  # steady ON once before the scenarios, not counted (``warm_up``)
@@ -86,6 +86,7 @@ SHORT = Sizes(
     outage_s=5,
     margin_s=3,
     catalogue=200,
+    instances=1,
     drain_timeout_s=120,
     ceiling_records=20_000,
     warm_up_events=0,
@@ -258,7 +259,7 @@ def run_comparison(
         )
     write_csv(csv_path, "kafka", rows, machine)
     chart = kafka_chart([r for r in rows if r.mode in MODES], timelines, csv_path.with_suffix(".png"))
-    summary = kafka_summary(rows, machine, sizes.ceiling_records)
+    summary = kafka_summary(rows, machine, sizes.ceiling_records, len(scratch.ENTITIES) * sizes.instances)
     console.print(summary, markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {csv_path}\nchart:  {chart}")
     return Comparison(csv_path, chart, rows, summary)

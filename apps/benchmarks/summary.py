@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from apps.benchmarks.charts import lookup
 from apps.benchmarks.common import Measurement, fmt
-from apps.benchmarks.stages import ANCHOR_RECORDS, MODES, WARM_UP, stage_lines
+from apps.benchmarks.stages import ANCHOR_RECORDS, GOAL_CONSUMERS, MODES, WARM_UP, stage_lines
 
 KAFKA_COLUMNS = (
     ("app_throughput", "app events/s (ON: acked)", ""),
@@ -109,10 +109,16 @@ def kafka_goals(rows: Sequence[Measurement]) -> list[str]:
 
 
 def kafka_summary(
-    rows: Sequence[Measurement], machine: Mapping[str, object], ceiling_records: int = ANCHOR_RECORDS
+    rows: Sequence[Measurement],
+    machine: Mapping[str, object],
+    ceiling_records: int = ANCHOR_RECORDS,
+    consumers: int = GOAL_CONSUMERS,
 ) -> str:
-    """Markdown: the table, the goals and the machine; ``ceiling_records``: what the Kafka ceilings ran."""
+    """Markdown: the table, the goals and the machine.
+
+    ``ceiling_records``: what the Kafka ceilings ran; ``consumers``: the processes ON ran.
+    """
     head = [f"## Kafka ON vs OFF ({machine['cpu_count']} CPUs, load {machine['load_avg_1m']} at start)", ""]
     main = table([r for r in rows if r.mode in MODES], KAFKA_COLUMNS)
-    stages = stage_lines(rows, ceiling_records)
+    stages = stage_lines(rows, ceiling_records, consumers)
     return "\n".join([*head, *main, "", *stages, "", "Goals:", *kafka_goals(rows)]) + "\n"
