@@ -92,6 +92,13 @@ class KafkaSettings(BaseSettings):
             )
         return self
 
+    def bulk(self) -> KafkaSettings:
+        """These settings with the bulk profile's linger and batch size as the producer's own.
+
+        For unthrottled sends measured for throughput (a benchmark's closed loop, its Kafka ceiling).
+        """
+        return self.model_copy(update={"linger_ms": self.bulk_linger_ms, "batch_size": self.bulk_batch_size})
+
     def sasl_secret(self) -> str | None:
         """The SASL password: the setting itself, else the file's content (read when a client is built)."""
         if self.sasl_password is not None:

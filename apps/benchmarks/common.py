@@ -78,6 +78,8 @@ def machine_info(kafka: KafkaSettings, database_url: str, options: Mapping[str, 
     knobs = {
         "linger_ms": kafka.linger_ms,
         "batch_size": kafka.batch_size,
+        "bulk_linger_ms": kafka.bulk_linger_ms,  # steady ON and the Kafka ceilings (``KafkaSettings.bulk``)
+        "bulk_batch_size": kafka.bulk_batch_size,
         "compression": kafka.compression_type,
         "consumer_batch_size": kafka.consumer_batch_size,
         "consumer_batch_timeout_s": kafka.consumer_batch_timeout_s,

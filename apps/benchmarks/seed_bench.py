@@ -111,8 +111,7 @@ def main(
         bare_client(kafka, payloads, topics)
     classpath = ceilings.tools_classpath(load(RuntimeSettings))  # type: ignore[arg-type]
     if perf_records and classpath:
-        seeding = kafka.model_copy(update={"linger_ms": kafka.bulk_linger_ms, "batch_size": kafka.bulk_batch_size})
-        rows = ceilings.kafka_ceilings(seeding, classpath, [p[1] for p in payloads], perf_records, {})
+        rows = ceilings.kafka_ceilings(kafka.bulk(), classpath, [p[1] for p in payloads], perf_records, {})
         print(f"{'producer_perf':<14} events={perf_records} events_per_s={rows[0].value:,.0f}", flush=True)
     seed_rounds(rounds)
 
