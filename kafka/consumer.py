@@ -142,7 +142,8 @@ class BatchConsumer:
             while not self._stopping.is_set():
                 # A batch's models, rows and buffers live until its checkpoint and then die together
                 # by reference counting: cyclic collections in between only rescan them (decode and
-                # mapping, offline: 16-28 -> 12-21 us per event). Cycles are collected between batches.
+                # mapping, offline: 16-28 -> 12-21 us per event). Cycles are collected between batches
+                # (a batch retried through a database outage keeps them paused: a few objects a try).
                 with collections_paused():
                     for message in self._next_batch():
                         self._handle(message)
