@@ -8,7 +8,8 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
@@ -45,9 +46,9 @@ class PartitionOffsets:
         return self.high - start
 
 
-def _reader(settings: KafkaSettings, group_id: str | None = None) -> Consumer:
+def _reader(settings: KafkaSettings, group_id: str | None = None, client_id: str = "pipeline-reader") -> Consumer:
     group = group_id or f"pipeline-reader-{uuid.uuid4().hex[:8]}"
-    return clients.consumer(settings, group, "pipeline-reader", {"logger": logging.getLogger("librdkafka")})
+    return clients.consumer(settings, group, client_id, {"logger": logging.getLogger("librdkafka")})
 
 
 def topic_exists(settings: KafkaSettings, topic: str, timeout_s: float = 10.0) -> bool:
@@ -69,6 +70,21 @@ def partition_offsets(
         return read_offsets(consumer, topic, with_committed=bool(group_id), timeout_s=timeout_s)
     finally:
         consumer.close()
+
+
+@contextmanager
+def group_readers(settings: KafkaSettings, group_ids: Iterable[str], client_id: str) -> Iterator[dict[str, Consumer]]:
+    """One reader per group (for ``read_offsets``), kept while a caller watches lag over time.
+
+    A client built per look costs connections, metadata and a coordinator lookup on every broker,
+    which is load on the very cluster being watched.
+    """
+    readers = {group: _reader(settings, group, client_id) for group in set(group_ids)}
+    try:
+        yield readers
+    finally:
+        for reader in readers.values():
+            reader.close()
 
 
 def read_offsets(

@@ -232,6 +232,7 @@ def run_comparison(
     outage) send like an application, with the app profile.
     """
     console = console or Console()
+    bulk = kafka.bulk()  # the steady scenario's profile, its warm-up's and the Kafka ceilings'
     if "outage" in scenarios and not supervises(runtime, "postgres"):  # external PostgreSQL: not ours to stop
         console.print("[yellow]outage scenario skipped: it stops the local runtime's own PostgreSQL[/]")
         scenarios = tuple(s for s in scenarios if s != "outage")
@@ -248,10 +249,10 @@ def run_comparison(
     with bench_progress(console, total + len(warm)) as progress:
         if warm:
             progress.describe("warm-up (ON, not counted)")
-            rows += warm_up(kafka.bulk(), database_url, runtime, sizes, warm, progress.advance)
+            rows += warm_up(bulk, database_url, runtime, sizes, warm, progress.advance)
         for scenario, times in schedules.items():
             events = stream[: len(times) if times is not None else sizes.events]
-            profile = kafka if times is not None else kafka.bulk()  # see ``run_comparison``'s docstring
+            profile = kafka if times is not None else bulk  # paced scenarios send like an application
             for mode in modes:
                 progress.describe(f"{scenario} / {mode}")
                 schema = f"bench_{uuid.uuid4().hex[:8]}_{scenario}_{mode}"
@@ -264,7 +265,7 @@ def run_comparison(
                 timelines[(scenario, mode)] = timeline
         progress.describe("ceilings")
         rows += stages.measure_ceilings(
-            kafka.bulk(), database_url, runtime, stream[: sizes.events], sizes.ceiling_records, console
+            bulk, database_url, runtime, stream[: sizes.events], sizes.ceiling_records, console
         )
     write_csv(csv_path, "kafka", rows, machine)
     chart = kafka_chart([r for r in rows if r.mode in MODES], timelines, csv_path.with_suffix(".png"))

@@ -26,8 +26,7 @@ from common.settings import KafkaSettings
 from database.crud import row_versions
 from database.database import make_engine
 from database.models import table_named
-from kafka import clients
-from kafka.offsets import read_offsets
+from kafka.offsets import group_readers, read_offsets
 
 Expected = dict[str, dict[UUID, int]]
 
@@ -43,15 +42,9 @@ def expected_versions(events: Sequence[Event]) -> Expected:
 
 
 def wait_caught_up(kafka: KafkaSettings, groups: dict[str, str], timeout_s: float, at_most: int = 0) -> bool:
-    """Until every group (topic -> group id) is within ``at_most`` of its topic's end; False on timeout.
-
-    One reader per group for the whole wait: a client built per look (connections, metadata and a
-    coordinator lookup on every broker, twice a second) was a tenth of the benchmark process's CPU
-    while the consumers drained, and load on the brokers they were draining.
-    """
+    """Until every group (topic -> group id) is within ``at_most`` of its topic's end; False on timeout."""
     deadline = time.monotonic() + timeout_s
-    readers = {group: clients.consumer(kafka, group, "bench-drain") for group in set(groups.values())}
-    try:
+    with group_readers(kafka, groups.values(), "bench-drain") as readers:
         while time.monotonic() < deadline:
             try:
                 lag = sum(p.lag for topic, group in groups.items() for p in read_offsets(readers[group], topic))
@@ -60,10 +53,7 @@ def wait_caught_up(kafka: KafkaSettings, groups: dict[str, str], timeout_s: floa
             if 0 <= lag <= at_most:
                 return True
             time.sleep(0.5)
-        return False
-    finally:
-        for reader in readers.values():
-            reader.close()
+    return False
 
 
 def read_rows(url: str, expected: Expected) -> tuple[list[float], datetime | None, int]:

@@ -20,8 +20,7 @@ from common.entities import ENTITIES
 from common.events import Event
 from common.settings import KafkaSettings
 from database.database import make_engine
-from kafka import clients
-from kafka.offsets import read_offsets
+from kafka.offsets import group_readers, read_offsets
 from kafka.producer.producer import DeliveryStats
 
 LagSeries = dict[str, list[tuple[float, int]]]
@@ -86,9 +85,8 @@ def sample_lag(
     One reader per group for the whole run: a client built per sample (connections, metadata,
     coordinator lookup on three brokers every 2 s) is load the pipeline itself never carries.
     """
-    readers = {t.group_id: clients.consumer(kafka, t.group_id, "bench-lag") for t in targets}
     start = time.monotonic()
-    try:
+    with group_readers(kafka, (t.group_id for t in targets), "bench-lag") as readers:
         while not stop.wait(every_s):
             for target in targets:
                 try:
@@ -96,9 +94,6 @@ def sample_lag(
                 except Exception:  # a slow coordinator: skip this point
                     continue
                 series.setdefault(target.group_id, []).append((time.monotonic() - start, lag))
-    finally:
-        for reader in readers.values():
-            reader.close()
 
 
 def realtime_rows(
