@@ -342,7 +342,7 @@ def verify(
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def benchmark(
-    ctx: typer.Context, name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink")]
+    ctx: typer.Context, name: Annotated[str, typer.Argument(help="kafka | realtime | producer | sink | prune")]
 ) -> None:
     """Run a benchmark and write reports/; starts Kafka and PostgreSQL if needed, stops them after."""
     modules = {
@@ -350,6 +350,7 @@ def benchmark(
         "realtime": "apps.benchmarks.realtime_comparison",
         "producer": "apps.benchmarks.producer_bench",
         "sink": "apps.benchmarks.sink_bench",
+        "prune": "apps.benchmarks.prune",  # the scratch topics earlier runs left behind
     }
     if name not in modules:
         raise RuntimeProblem(f"unknown benchmark {name!r}: choose one of {', '.join(modules)}")

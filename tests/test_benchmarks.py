@@ -8,16 +8,22 @@ scenario, mode and metric), a chart that opens, and that every ON scenario recon
 from __future__ import annotations
 
 import csv
+import time
+import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import matplotlib.image
 import pytest
+from confluent_kafka.admin import NewTopic
 
+from apps.benchmarks import scratch
 from apps.benchmarks.common import COLUMNS, Measurement, percentiles, write_csv
 from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
 from apps.benchmarks.load import Phase, entity_stream, release_times
 from apps.benchmarks.realtime_comparison import run_realtime
+from common.settings import KafkaSettings
+from kafka import clients
 
 pytestmark = pytest.mark.slow
 COMMON_METRICS = {
@@ -52,6 +58,14 @@ def _assert_png(path: Path) -> None:
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
+def test_scratch_names_match_and_nothing_else() -> None:
+    made = ["bench-0a1b2c3d-orders", "seedbench-0a1b2c-users-dlq", "rt-0a1b2c3d-products", "ceiling-0a1b2c3d"]
+    made += ["sink-bench-0a1b2c3d-p6", f"bench-orders-{time.time_ns()}"]
+    assert all(scratch.SCRATCH_TOPIC.fullmatch(name) for name in made)
+    theirs = ["orders", "bench-orders", "bench-mark-users", "ceiling-fan", "rt-0a1b2c3d-orders-archive"]
+    assert not any(scratch.SCRATCH_TOPIC.fullmatch(name) for name in theirs)
+
+
 def test_release_times_follow_the_phases() -> None:
     times = release_times([Phase(2, 10), Phase(1, 100)])
     assert len(times) == 120
@@ -124,3 +138,21 @@ def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_pa
         kinds = {row["kind"] for row in csv.DictReader(handle)}
     assert kinds == {"applied", "fetched"}
     _assert_png(chart)
+
+
+def test_scratch_topics_leave_nothing_behind(kafka_settings: KafkaSettings) -> None:
+    """The topics are gone once the block ends; while it runs, ``leftover_topics`` sees them.
+
+    ``delete_topics`` only queues the request: a dropped client deleted nothing, and benchmarks
+    left 1,080 partitions per broker on a developer's cluster (``kafka.admin.setup_topics``).
+    """
+    admin = clients.admin(kafka_settings, "test-scratch")
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    with scratch.scratch_topics(kafka_settings, prefix) as topics:
+        names = {*topics.values(), *(f"{t}-dlq" for t in topics.values())}
+        assert names <= set(scratch.leftover_topics(admin))
+    # Asked of the controller at once, no metadata lag: creating them again must validate.
+    probe = [NewTopic(name, 1, 1) for name in sorted(names)]
+    futures = admin.create_topics(probe, validate_only=True, operation_timeout=10)
+    still = [name for name, future in futures.items() if future.exception(timeout=30) is not None]
+    assert not still, f"left behind: {still}"

@@ -23,6 +23,7 @@ from pathlib import Path
 from confluent_kafka.admin import NewTopic
 from sqlalchemy import text
 
+from apps.benchmarks import scratch
 from apps.benchmarks.common import Measurement
 from apps.benchmarks.proc_cpu import CpuLedger
 from apps.runtime.checks import java_binary
@@ -87,7 +88,7 @@ def kafka_ceilings(
         return rows
     finally:
         Path(handle.name).unlink(missing_ok=True)
-        admin.delete_topics([topic], operation_timeout=30)
+        scratch.drop_topics(admin, [topic])
 
 
 def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurement]:

@@ -241,7 +241,8 @@ def run_comparison(
     longest = max([len(t) if t is not None else sizes.events for t in schedules.values()] + [sizes.warm_up_events])
     stream = entity_stream(generator.locale, generator.seed, sizes.catalogue, longest)
     csv_path = report_path("kafka", out_dir)
-    machine = machine_info(kafka, database_url, {"benchmark": "kafka"} | asdict(sizes))
+    left = scratch.leftover_partitions(kafka, console.print)
+    machine = machine_info(kafka, database_url, {"benchmark": "kafka", "scratch_partitions_left": left} | asdict(sizes))
     rows: list[Measurement] = [stages.generator_cost(generator.locale, generator.seed, sizes.catalogue, sizes.events)]
     timelines: dict[tuple[str, str], list[int]] = {}
     total = sum((len(t) if t is not None else sizes.events) * len(modes) for t in schedules.values())

@@ -23,6 +23,7 @@ from confluent_kafka.admin import NewTopic
 from rich.console import Console
 from rich.table import Table
 
+from apps.benchmarks.scratch import drop_topics
 from collect.clock import VersionClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
@@ -146,7 +147,7 @@ def main(events: int = typer.Option(100_000, min=1_000), rounds: int = typer.Opt
                     {"round": round_no + 1} | _row(name, partial(runner, kafka, topics, prebuilt), events, size)
                 )
             finally:
-                admin.delete_topics(list(topics.values()), operation_timeout=30)
+                drop_topics(admin, list(topics.values()))
     table = Table(title=f"producer benchmark: {events:,} events of the load mix, acks=all, {kafka.compression_type}")
     for column in rows[0]:
         table.add_column(column, justify="right")

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 from sqlalchemy import text
 
 from apps.verify import Target
@@ -26,10 +27,48 @@ from database.database import make_engine
 from database.models import Base
 from kafka import clients
 from kafka.admin.inspect import groups_members
+from kafka.admin.setup_topics import delete_topics
 from kafka.consumers import CONSUMERS
 from kafka.topics import ENTITY_TOPICS
 
 ENTITIES = tuple(CONSUMERS)  # users, products, orders
+# The names the benchmarks give their scratch topics (a random hex id each), and nothing else:
+# ``leftover_topics`` must never match a topic of the user's own.
+SCRATCH_TOPIC = re.compile(
+    r"(bench|seedbench|rt)-[0-9a-f]{6,8}-(users|products|orders)(-dlq)?"  # scratch_topics
+    r"|ceiling-[0-9a-f]{8}"  # ceilings.kafka_ceilings
+    r"|sink-bench-[0-9a-f]{8}-p\d+"  # sink_bench
+    r"|bench-(users|products|orders)-\d{16,20}"  # producer_bench
+)
+log = logging.getLogger(__name__)
+
+
+def drop_topics(admin: AdminClient, names: list[str]) -> None:
+    """Delete a benchmark's scratch topics and wait until they are gone; a failure is logged with the way out."""
+    if failed := delete_topics(admin, names):
+        log.warning("scratch topics not deleted: %s (`python manage.py benchmark prune` removes them)", failed)
+
+
+def leftover_topics(admin: AdminClient) -> dict[str, int]:
+    """Scratch topics that earlier benchmark runs left on the cluster, with their partition counts.
+
+    Every partition costs idle brokers CPU (replica fetches, purgatories): 1,080 per broker cost
+    0.35 cores of a 2-core machine, and a benchmark measured beside them reads that as its own.
+    """
+    topics = admin.list_topics(timeout=10).topics
+    return {name: len(meta.partitions) for name, meta in topics.items() if SCRATCH_TOPIC.fullmatch(name)}
+
+
+def leftover_partitions(kafka: KafkaSettings, say: Callable[[str], None]) -> int:
+    """How many scratch partitions earlier runs left; says so, with the way out, when there are any."""
+    left = leftover_topics(clients.admin(kafka, "bench-admin"))
+    if partitions := sum(left.values()):
+        say(
+            f"[yellow]{len(left)} scratch topics ({partitions} partitions) left by earlier benchmark runs are on the"
+            " cluster; idle brokers serve every partition, and this run counts that CPU as its own:"
+            " `python manage.py benchmark prune` removes them[/]"
+        )
+    return partitions
 
 
 def schema_url(database_url: str, schema: str) -> str:
@@ -72,7 +111,7 @@ def scratch_topics(kafka: KafkaSettings, prefix: str) -> Iterator[dict[str, str]
     try:
         yield names
     finally:
-        admin.delete_topics([t.topic for t in new], operation_timeout=30)
+        drop_topics(admin, [t.topic for t in new])
 
 
 def stable_members(kafka: KafkaSettings, groups: list[str]) -> dict[str, dict[str, list[str]]]:

@@ -35,7 +35,7 @@ from sqlalchemy import Engine, text
 
 from apps.benchmarks import exactly_once
 from apps.benchmarks.ceilings import raw_binary_copy
-from apps.benchmarks.scratch import stable_members
+from apps.benchmarks.scratch import drop_topics, stable_members
 from collect.clock import CounterClock
 from collect.pools import build_pools
 from collect.stream import RealtimeStream
@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin_engine.dispose()
         if not args.no_kafka:
-            admin.delete_topics(list(topics.values()))
+            drop_topics(admin, list(topics.values()))
     _report(results, copy_rate, args.rows, args.batch, price)
     return 0
 
