@@ -62,6 +62,20 @@ def test_supervisord_programs_follow_the_instance_setting(tmp_path: Path) -> Non
     assert one == ["user-consumer-1", "product-consumer-1", "order-consumer-1"]
 
 
+def test_more_members_restart_none_of_the_running_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """supervisord restarts a program whose section changed: going from six to seven changes none of the six."""
+    monkeypatch.setenv("PIPELINE_METRICS_BASE_PORT", "9400")  # ports on: what used to move them
+
+    def sections(instances: int) -> dict[str, str]:
+        return {p.name: p.render(tmp_path, tmp_path) for p in _runtime(tmp_path, instances).programs()}
+
+    six, seven = sections(6), sections(7)
+    assert set(seven) - set(six) == {"user-consumer-7", "product-consumer-7", "order-consumer-7"}
+    assert {name: seven[name] for name in six} == six
+    assert "PIPELINE_METRICS_PORT" in six["order-consumer-6"]
+    assert svc.metrics_ports(9400)["order-consumer-3"] == 9409  # the default nine still end at 9409
+
+
 def test_compose_gets_an_override_only_beyond_three_instances(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert docker.scale_override(3) is None and docker.scale_override(1) is None
     override = docker.scale_override(6)

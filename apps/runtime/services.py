@@ -58,10 +58,16 @@ CONSOLE = PythonService("kafka-ui", "console", "apps.console")
 
 
 def metrics_ports(base: int, instances: int = INSTANCES_PER_GROUP) -> dict[str, int]:
-    """The producer serves its Prometheus metrics on ``base``, the consumers on the next ports; 0: none."""
+    """The producer serves its Prometheus metrics on ``base``, the consumers on the next ports; 0: none.
+
+    Member by member (every group's first, then every group's second ...), so more instances add
+    ports after the others and move none: a running member's program keeps its settings, and
+    ``start-consumers`` with a larger instance count starts the new members without restarting any.
+    """
     if not base:
         return {}
-    return {service.name: base + i for i, service in enumerate([PRODUCER, *consumer_services(instances)])}
+    members = [entity.client_id(n) for n in range(1, instances + 1) for entity in ENTITIES]
+    return {name: base + i for i, name in enumerate([PRODUCER.name, *members])}
 
 
 def python_services(instances: int = INSTANCES_PER_GROUP) -> list[PythonService]:
