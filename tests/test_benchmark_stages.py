@@ -17,7 +17,7 @@ from apps.benchmarks.outcome import acknowledged
 from apps.benchmarks.proc_cpu import CpuLedger, cpu_seconds
 from apps.benchmarks.realtime_stages import RowStages, stage_rows, stages_summary, worst
 from apps.benchmarks.sampler import ResourceSampler, supervised
-from apps.benchmarks.stages import stage_lines
+from apps.benchmarks.stages import FLOOR, stage_lines
 from apps.benchmarks.summary import kafka_goals
 
 
@@ -91,6 +91,19 @@ def test_fewer_consumers_than_production_decide_no_goal() -> None:
     text = "\n".join(stage_lines(rows, consumers=3))
     assert "[info] sustained e2e ON (3 consumers) >= 0.4x ProducerPerformance: 30,000 / 60,000 = 0.50x" in text
     assert "[warn] ON ran 3 consumers, not production's 9" in text and "[PASS]" not in text
+
+
+def test_the_floor_adds_the_bare_steps_and_bounds_the_rate() -> None:
+    """Eight bare steps of 10 us each: 80 us per event, so 2 cores allow 25,000 events/s = 0.25x of 100,000."""
+    rows = [Measurement("steady", "ceiling_kafka_tools", "producer_perf_throughput", 100_000.0)]
+    rows += [
+        Measurement("steady", "ceiling_kafka_tools" if "perf" in metric else "ceiling_floor", metric, 10.0)
+        for metric, _ in FLOOR
+    ]
+    text = "\n".join(stage_lines(rows, cores=2))
+    assert "serialize 10.0 + bare producer 10.0 + brokers, produce and replicate 10.0" in text
+    assert "= 80.0 us; 2 cores allow at most 25,000 events/s at that cost = 0.25x ProducerPerformance" in text
+    assert "[info] floor: not measured" in "\n".join(stage_lines(rows[:-1], cores=2))
 
 
 def test_realtime_stages_split_the_tail_into_before_and_inside_the_transaction() -> None:

@@ -22,6 +22,7 @@ from apps.benchmarks.common import COLUMNS, Measurement, percentiles, write_csv
 from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
 from apps.benchmarks.load import Phase, entity_stream, release_times
 from apps.benchmarks.realtime_comparison import run_realtime
+from apps.benchmarks.stages import FLOOR
 from common.settings import KafkaSettings
 from kafka import clients
 
@@ -109,6 +110,8 @@ def test_kafka_comparison_short(runtime, kafka_settings, database_url, tmp_path:
     assert "raw_binary_copy_throughput" in ceilings
     if getattr(runtime, "supervisor", None) is not None:
         assert {"producer_perf_throughput", "producer_perf_broker_cpu_us", "consumer_perf_throughput"} <= ceilings
+        assert {metric for metric, _ in FLOOR} <= ceilings  # every step of the floor, so its line is a figure
+        assert "[limit] floor, the bare steps" in result.summary
     assert "Ceilings, measured in this run:" in result.summary
     _assert_png(result.chart)
     assert "Goals:" in result.summary

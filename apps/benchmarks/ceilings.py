@@ -5,7 +5,11 @@
   payloads and the producer settings of our client (acks=all, idempotence, linger, batch, lz4);
   the brokers' CPU per message is read from ``/proc`` around the producer run;
 - raw COPY in the sink's own format (``FORMAT BINARY``, same column types) into the same tables,
-  one transaction: PostgreSQL's ceiling for these rows, without staging or conflict handling.
+  one transaction: PostgreSQL's ceiling for these rows, without staging or conflict handling;
+- the floor (``floor_costs``): the CPU per event of the least work any Python pipeline of these
+  events must do, each step bare: serialize, a bare confluent-kafka producer and consumer, the
+  brokers' share (ProducerPerformance's and ConsumerPerformance's, read from ``/proc``), decode, and
+  the raw COPY (client and PostgreSQL). Their sum bounds the end-to-end rate the cores allow.
 
 See GUIDE/KAFKA_BENCHMARK_GUIDE.md and ../shared/ANCHORS.md for how they are read.
 """
@@ -18,6 +22,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka.admin import NewTopic
@@ -25,15 +30,17 @@ from sqlalchemy import text
 
 from apps.benchmarks import scratch
 from apps.benchmarks.common import Measurement
-from apps.benchmarks.proc_cpu import CpuLedger
+from apps.benchmarks.proc_cpu import CpuLedger, PidSource
 from apps.runtime.checks import java_binary
-from common.entities import ENTITIES, event_row, topic_of
+from common.entities import ENTITIES, entity_of, event_row, topic_of
 from common.events import Event
 from common.settings import KafkaSettings, RuntimeSettings
 from database import crud
 from database.database import make_engine
 from database.models import table_named
 from kafka import clients
+from kafka.consumer import decode
+from kafka.producer.serializers import key_of, serialize, stamp
 
 Say = Callable[[str], None]
 
@@ -80,7 +87,10 @@ def kafka_ceilings(
         rows.append(m("producer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
         consume = ["--bootstrap-server", kafka.bootstrap_servers, "--topic", topic, "--messages", str(records),
                    "--group", f"{topic}-group"]  # fmt: skip
-        lines = _tool(classpath, "ConsumerPerformance", consume).splitlines()
+        with CpuLedger(brokers) as ledger:
+            lines = _tool(classpath, "ConsumerPerformance", consume).splitlines()
+        broker_s = sum(ledger.seconds.values()) if ledger.observed else float("nan")
+        rows.append(m("consumer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
         at = next(i for i, line in enumerate(lines) if line.startswith("start.time"))  # header, then the figures
         values = dict(zip([h.strip() for h in lines[at].split(",")], lines[at + 1].split(","), strict=False))
         rows.append(m("consumer_perf_throughput", float(values["nMsg.sec"]), "msg/s"))
@@ -91,10 +101,11 @@ def kafka_ceilings(
         scratch.drop_topics(admin, [topic])
 
 
-def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurement]:
+def raw_binary_copy(database_url: str, events: Sequence[Event], postgres: PidSource | None = None) -> list[Measurement]:
     """Rows/s of a plain binary COPY of the events' rows into their (emptied) tables, one transaction.
 
-    Run it in a scratch schema: the tables are emptied before and after.
+    Also the CPU per row of the COPY's client (this process) and of ``postgres`` (its PIDs, when
+    ours to read). Run it in a scratch schema: the tables are emptied before and after.
     """
     rows = {  # the newest version per key, as the sink keeps: a plain COPY takes each key once
         entity.table: crud.latest_per_key(
@@ -107,8 +118,8 @@ def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurem
     try:
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(rows)}"))
-        started = time.perf_counter()
-        with engine.begin() as conn:
+        started, client = time.perf_counter(), time.process_time()
+        with CpuLedger({"postgres": postgres or list}) as ledger, engine.begin() as conn:
             raw = conn.connection.driver_connection
             for name in rows:
                 plan = crud._copy_plan(table_named(name))  # the sink's own columns and binary types
@@ -119,10 +130,69 @@ def raw_binary_copy(database_url: str, events: Sequence[Event]) -> list[Measurem
                     copy.set_types(plan.types)
                     for row in rows[name]:
                         copy.write_row([row[n] for n in plan.names])
-        seconds = time.perf_counter() - started
+        seconds, client = time.perf_counter() - started, time.process_time() - client
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {', '.join(rows)}"))
     finally:
         engine.dispose()
     copied = sum(len(r) for r in rows.values())
-    return [Measurement("steady", "ceiling_postgres", "raw_binary_copy_throughput", copied / seconds, "rows/s")]
+    server = ledger.seconds["postgres"] if ledger.observed else float("nan")
+    return [
+        Measurement("steady", "ceiling_postgres", "raw_binary_copy_throughput", copied / seconds, "rows/s"),
+        Measurement("steady", "ceiling_floor", "copy_client_us", client / copied * 1e6, "us/row"),
+        Measurement("steady", "ceiling_floor", "copy_postgres_us", server / copied * 1e6, "us/row"),
+    ]
+
+
+def floor_costs(kafka: KafkaSettings, events: Sequence[Event]) -> list[Measurement]:
+    """CPU us per event of the Python steps every pipeline of ``events`` needs, each done bare.
+
+    Serialize and decode with the pipeline's own models; send the payloads, keyed, with a bare
+    confluent-kafka producer (the run's producer settings, one delivery callback, no wrapper) and
+    read them back with a bare consumer in batches. This process's CPU, all threads, per event.
+    """
+    now = datetime.now(UTC)
+    clock = time.process_time
+    started = clock()
+    payloads = [serialize(stamp(e, now)) for e in events]
+    serialized = clock() - started
+    schemas = [entity_of(topic_of(e)).schema for e in events]
+    started = clock()
+    for schema, payload in zip(schemas, payloads, strict=True):
+        decode(schema, payload)
+    decoded = clock() - started
+    topic = f"ceiling-{uuid.uuid4().hex[:8]}"
+    admin = clients.admin(kafka, "bench-admin")
+    admin.create_topics([NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})])[topic].result(60)
+    try:
+        producer = clients.producer(kafka, "bench-floor")
+        delivered = []
+        started = clock()
+        for event, payload in zip(events, payloads, strict=True):
+            while True:
+                try:
+                    producer.produce(topic, payload, key_of(event), on_delivery=lambda err, _: delivered.append(err))
+                    break
+                except BufferError:
+                    producer.poll(0.05)
+            producer.poll(0)
+        producer.flush(120)
+        produced = clock() - started
+        if len(delivered) != len(events) or any(delivered):
+            raise RuntimeError(f"bare producer: {len(delivered)} of {len(events)} delivered, some with errors")
+        consumer = clients.plain_consumer(
+            kafka, "bench-floor", {"group.id": f"{topic}-group", "auto.offset.reset": "earliest"}
+        )
+        started, read = clock(), 0
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + 120
+        while read < len(events) and time.monotonic() < deadline:
+            read += len(consumer.consume(5_000, 0.5))
+        consumed = clock() - started
+        consumer.close()
+    finally:
+        scratch.drop_topics(admin, [topic])
+    n = len(events)
+    m = lambda metric, seconds: Measurement("steady", "ceiling_floor", metric, seconds / n * 1e6, "us/event")  # noqa: E731
+    return [m("serialize_us", serialized), m("produce_client_us", produced), m("consume_client_us", consumed),
+            m("decode_us", decoded)]  # fmt: skip

@@ -63,7 +63,7 @@ def measure_ceilings(
     schema = f"bench_{uuid.uuid4().hex[:8]}_ceiling"
     try:
         with scratch.scratch_schema(url, schema) as scoped:
-            rows += ceilings.raw_binary_copy(scoped, events)
+            rows += ceilings.raw_binary_copy(scoped, events, supervised(runtime, "postgres"))
     except Exception as exc:
         console.print(f"[yellow]raw COPY ceiling skipped: {exc}[/]")
     classpath = ceilings.tools_classpath(load(RuntimeSettings))  # type: ignore[arg-type]
@@ -74,9 +74,40 @@ def measure_ceilings(
     brokers: dict[str, Callable] = {name: supervised(runtime, name) for name in BROKERS}
     try:
         rows += ceilings.kafka_ceilings(kafka, classpath, payloads, records, brokers)
+        rows += ceilings.floor_costs(kafka, events)
     except Exception as exc:
         console.print(f"[yellow]Kafka ceilings skipped: {str(exc).splitlines()[0] if str(exc) else exc!r}[/]")
     return rows
+
+
+# The floor's steps (``ceilings.floor_costs``), in the order the data takes them: (metric, label).
+FLOOR = (
+    ("serialize_us", "serialize"),
+    ("produce_client_us", "bare producer"),
+    ("producer_perf_broker_cpu_us", "brokers, produce and replicate"),
+    ("consumer_perf_broker_cpu_us", "brokers, fetch"),
+    ("consume_client_us", "bare consumer"),
+    ("decode_us", "decode"),
+    ("copy_client_us", "COPY client"),
+    ("copy_postgres_us", "COPY in PostgreSQL"),
+)
+
+
+def floor_line(v: dict, perf: float, cores: int) -> str:
+    """Markdown: the floor's steps, their sum, and the end-to-end rate the cores allow at that cost."""
+    costs = {label: v.get(("steady", mode, metric), float("nan"))
+             for metric, label in FLOOR for mode in ("ceiling_floor", "ceiling_kafka_tools")
+             if ("steady", mode, metric) in v}  # fmt: skip
+    if len(costs) < len(FLOOR):
+        return "- [info] floor: not measured (every step's ceiling is needed)"
+    total = sum(costs.values())
+    most = cores * 1e6 / total
+    steps = " + ".join(f"{label} {fmt(cost)}" for label, cost in costs.items())
+    return (
+        f"- [limit] floor, the bare steps any Python pipeline of these events takes, CPU us per event: {steps}"
+        f" = {fmt(total)} us; {cores} cores allow at most {fmt(most)} events/s at that cost"
+        f" = {fmt(most / perf if perf else float('nan'))}x ProducerPerformance"
+    )
 
 
 # ProducerPerformance's record count in ../shared/ANCHORS.md: fewer records read low (the tool's own
@@ -88,7 +119,10 @@ GOAL_CONSUMERS = 3 * len(scratch.ENTITIES)
 
 
 def stage_lines(
-    rows: Sequence[Measurement], ceiling_records: int = ANCHOR_RECORDS, consumers: int = GOAL_CONSUMERS
+    rows: Sequence[Measurement],
+    ceiling_records: int = ANCHOR_RECORDS,
+    consumers: int = GOAL_CONSUMERS,
+    cores: int = os.cpu_count() or 1,
 ) -> list[str]:
     """Markdown: CPU us per event per process (steady, per mode) and the ceilings with ratios.
 
@@ -138,5 +172,6 @@ def stage_lines(
         f" ProducerPerformance: {fmt(on_e2e)} / {fmt(perf)} = {fmt(on_e2e / perf if perf else nan)}x",
         f"- [info] ON acknowledged / ProducerPerformance: {fmt(on_app / perf if perf else nan)}x;"
         f" OFF batched e2e / raw binary COPY: {fmt(batched / copy if copy else nan)}x",
+        floor_line(v, perf, cores),
     ]
     return lines
