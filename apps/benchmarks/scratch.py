@@ -153,7 +153,7 @@ class ConsumerFleet:
         try:
             self._start(timeout_s)
         except BaseException:
-            self.stop()
+            self.stop(keep_log=True)
             raise
 
     def _start(self, timeout_s: float) -> None:
@@ -199,14 +199,24 @@ class ConsumerFleet:
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.poll() is None]
 
-    def stop(self) -> None:
-        """SIGTERM: each member finishes its batch, commits and leaves the group."""
+    def stop(self, keep_log: bool = False) -> None:
+        """SIGTERM: each member finishes its batch, commits and leaves the group.
+
+        The shared log is removed when every member exited cleanly, unless ``keep_log`` (a failed
+        start names it); otherwise it stays, and is named.
+        """
         for process in self.processes:
             process.terminate()
+        clean = True
         for process in self.processes:
             try:
-                process.wait(30)
+                clean &= process.wait(30) == 0
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(10)
+                clean = False
+        if clean and not keep_log:
+            self.log_path.unlink(missing_ok=True)
+        elif self.processes:
+            log.warning("consumers did not all exit cleanly: see %s", self.log_path)
         self.processes.clear()
