@@ -188,7 +188,8 @@ def test_six_partitions_six_members_each_on_services_the_checkout_did_not_start(
         verify = ours.manage("verify")
         assert verify.returncode == 0, verify.stdout[-3000:]
         laps.lap("verify")
-        sink_args = ("--rows", "1000", "--kafka-rows", "3000", "--partitions", "6", "--price-rounds", "1")
+        sink_args = ("--rows", "1000", "--kafka-rows", "3000", "--partitions", "6", "--members", "6")
+        sink_args += ("--price-rounds", "1")
         sink = ours.ok("benchmark", "sink", *sink_args)  # one round of the exactly-once price: no figure is read
         assert "raw COPY" in sink and "6 partitions, group of 6" in sink
         laps.lap("benchmark sink")

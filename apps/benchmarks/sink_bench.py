@@ -156,6 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kafka", action="store_true", help="skip the end-to-end group measurement")
     parser.add_argument("--partitions", default="3", help="partition counts of the Kafka runs, e.g. 3,6,12")
     parser.add_argument("--price-rounds", type=int, default=8, help="rounds of the exactly-once price (paired)")
+    parser.add_argument(
+        "--members", help="group sizes of the Kafka runs, e.g. 6 (default: 1 once, then 3 and the partition count)"
+    )
     args = parser.parse_args(argv)
     kafka = load(KafkaSettings)
     args.batch = args.batch or kafka.consumer_batch_size  # type: ignore[attr-defined]
@@ -191,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             admin.create_topics([NewTopic(topic, count, 3)])[topic].result(30)
             _produce(kafka, topic, kafka_events)  # type: ignore[arg-type]
             one = {1} if count == counts[0] else set()  # a single member once: it does not depend on partitions
-            for members in sorted(one | {min(3, count), count}):  # and three, and as many as partitions
+            sizes = {int(n) for n in args.members.split(",")} if args.members else one | {min(3, count), count}
+            for members in sorted(sizes):  # by default three too, and as many as partitions
                 rate = group_rate(kafka, url, engine, topic, members)  # type: ignore[arg-type]
                 where = "" if counts == [3] else f"{count} partitions, "
                 results.append((f"Kafka -> PostgreSQL, {where}group of {members}", rate))
