@@ -103,7 +103,9 @@ def test_the_floor_adds_the_bare_steps_and_bounds_the_rate() -> None:
     text = "\n".join(stage_lines(rows, cores=2))
     assert "serialize 10.0 + bare producer 10.0 + brokers, produce and replicate 10.0" in text
     assert "= 80.0 us; 2 cores allow at most 25,000 events/s at that cost = 0.25x ProducerPerformance" in text
-    assert "[info] floor: not measured" in "\n".join(stage_lines(rows[:-1], cores=2))
+    assert "[info] floor: not measured (COPY in PostgreSQL: " in "\n".join(stage_lines(rows[:-1], cores=2))
+    unread = [*rows[:-1], Measurement("steady", "ceiling_floor", "copy_postgres_us", float("nan"))]  # not ours
+    assert "[info] floor: not measured (COPY in PostgreSQL: " in "\n".join(stage_lines(unread, cores=2))
 
 
 def test_realtime_stages_split_the_tail_into_before_and_inside_the_transaction() -> None:

@@ -74,10 +74,17 @@ def measure_ceilings(
     brokers: dict[str, Callable] = {name: supervised(runtime, name) for name in BROKERS}
     try:
         rows += ceilings.kafka_ceilings(kafka, classpath, payloads, records, brokers)
+    except Exception as exc:
+        console.print(f"[yellow]Kafka ceilings skipped: {_first_line(exc)}[/]")
+    try:
         rows += ceilings.floor_costs(kafka, events)
     except Exception as exc:
-        console.print(f"[yellow]Kafka ceilings skipped: {str(exc).splitlines()[0] if str(exc) else exc!r}[/]")
+        console.print(f"[yellow]floor skipped: {_first_line(exc)}[/]")
     return rows
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else repr(exc)
 
 
 # The floor's steps (``ceilings.floor_costs``), in the order the data takes them: (metric, label).
@@ -95,11 +102,12 @@ FLOOR = (
 
 def floor_line(v: dict, perf: float, cores: int) -> str:
     """Markdown: the floor's steps, their sum, and the end-to-end rate the cores allow at that cost."""
-    costs = {label: v.get(("steady", mode, metric), float("nan"))
-             for metric, label in FLOOR for mode in ("ceiling_floor", "ceiling_kafka_tools")
-             if ("steady", mode, metric) in v}  # fmt: skip
+    found = {label: v.get(("steady", mode, metric)) for metric, label in FLOOR
+             for mode in ("ceiling_floor", "ceiling_kafka_tools") if ("steady", mode, metric) in v}  # fmt: skip
+    costs = {label: cost for label, cost in found.items() if cost == cost}  # NaN: a process not ours to read
     if len(costs) < len(FLOOR):
-        return "- [info] floor: not measured (every step's ceiling is needed)"
+        missing = ", ".join(label for _, label in FLOOR if label not in costs)
+        return f"- [info] floor: not measured ({missing}: every step is needed)"
     total = sum(costs.values())
     most = cores * 1e6 / total
     steps = " + ".join(f"{label} {fmt(cost)}" for label, cost in costs.items())
