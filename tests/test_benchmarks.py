@@ -147,7 +147,7 @@ def test_scratch_topics_leave_nothing_behind(kafka_settings: KafkaSettings) -> N
     """The topics are gone once the block ends; while it runs, ``leftover_topics`` sees them.
 
     ``delete_topics`` only queues the request: a dropped client deleted nothing, and benchmarks
-    left 1,080 partitions per broker on a developer's cluster (``kafka.admin.setup_topics``).
+    left 1,185 partitions on a developer's cluster (``kafka.admin.setup_topics``).
     """
     admin = clients.admin(kafka_settings, "test-scratch")
     prefix = f"bench-{uuid.uuid4().hex[:8]}"

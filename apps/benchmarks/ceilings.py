@@ -21,7 +21,8 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -60,14 +61,40 @@ def _tool(classpath: str, main: str, args: Sequence[str], timeout_s: float = 600
     return done.stdout
 
 
-def kafka_ceilings(
-    kafka: KafkaSettings, classpath: str, payloads: Iterable[bytes], records: int, brokers: dict[str, Callable]
-) -> list[Measurement]:
-    """ProducerPerformance (msg/s, MB/s, brokers' CPU us/msg) then ConsumerPerformance on its topic."""
+@contextmanager
+def _ceiling_topic(kafka: KafkaSettings) -> Iterator[str]:
+    """A scratch topic configured like ours (3 partitions, RF 3, min ISR 2, lz4), deleted afterwards."""
     topic = f"ceiling-{uuid.uuid4().hex[:8]}"
     admin = clients.admin(kafka, "bench-admin")
     config = {"min.insync.replicas": "2", "compression.type": "lz4"}
     admin.create_topics([NewTopic(topic, 3, 3, config=config)])[topic].result(60)
+    try:
+        yield topic
+    finally:
+        scratch.drop_topics(admin, [topic])
+
+
+def _per_message_us(ledger: CpuLedger, records: int) -> float:
+    """The ledger's CPU in us per message; NaN when it read no process (brokers not ours)."""
+    return sum(ledger.seconds.values()) / records * 1e6 if ledger.observed else float("nan")
+
+
+def kafka_ceilings(
+    kafka: KafkaSettings, classpath: str, payloads: Iterable[bytes], records: int, brokers: dict[str, Callable]
+) -> list[Measurement]:
+    """ProducerPerformance (msg/s, MB/s, brokers' CPU us/msg) then ConsumerPerformance on its topic."""
+    with _ceiling_topic(kafka) as topic:
+        return _kafka_tools(kafka, classpath, topic, payloads, records, brokers)
+
+
+def _kafka_tools(
+    kafka: KafkaSettings,
+    classpath: str,
+    topic: str,
+    payloads: Iterable[bytes],
+    records: int,
+    brokers: dict[str, Callable],
+) -> list[Measurement]:
     with tempfile.NamedTemporaryFile("wb", suffix=".txt", delete=False) as handle:
         handle.write(b"\n".join(p.replace(b"\n", b" ") for p in payloads) + b"\n")
     props = [f"bootstrap.servers={kafka.bootstrap_servers}", "acks=all", "enable.idempotence=true",
@@ -84,14 +111,12 @@ def kafka_ceilings(
             m("producer_perf_throughput", float(summary[0]), "msg/s"),
             m("producer_perf_mb", float(summary[1]), "MB/s"),
         ]
-        broker_s = sum(ledger.seconds.values()) if ledger.observed else float("nan")  # no PIDs: not ours
-        rows.append(m("producer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
+        rows.append(m("producer_perf_broker_cpu_us", _per_message_us(ledger, records), "us/msg"))
         consume = ["--bootstrap-server", kafka.bootstrap_servers, "--topic", topic, "--messages", str(records),
                    "--group", f"{topic}-group"]  # fmt: skip
         with CpuLedger(brokers) as ledger:
             lines = _tool(classpath, "ConsumerPerformance", consume).splitlines()
-        broker_s = sum(ledger.seconds.values()) if ledger.observed else float("nan")
-        rows.append(m("consumer_perf_broker_cpu_us", broker_s / records * 1e6, "us/msg"))
+        rows.append(m("consumer_perf_broker_cpu_us", _per_message_us(ledger, records), "us/msg"))
         at = next(i for i, line in enumerate(lines) if line.startswith("start.time"))  # header, then the figures
         values = dict(zip([h.strip() for h in lines[at].split(",")], lines[at + 1].split(","), strict=False))
         rows.append(m("consumer_perf_throughput", float(values["nMsg.sec"]), "msg/s"))
@@ -99,7 +124,6 @@ def kafka_ceilings(
         return rows
     finally:
         Path(handle.name).unlink(missing_ok=True)
-        scratch.drop_topics(admin, [topic])
 
 
 def raw_binary_copy(database_url: str, events: Sequence[Event], postgres: PidSource | None = None) -> list[Measurement]:
@@ -163,10 +187,7 @@ def floor_costs(kafka: KafkaSettings, events: Sequence[Event]) -> list[Measureme
         for schema, payload in zip(schemas, payloads, strict=True):
             decode(schema, payload)
         decoded = clock() - started
-    topic = f"ceiling-{uuid.uuid4().hex[:8]}"
-    admin = clients.admin(kafka, "bench-admin")
-    admin.create_topics([NewTopic(topic, 3, 3, config={"min.insync.replicas": "2"})])[topic].result(60)
-    try:
+    with _ceiling_topic(kafka) as topic:
         producer = clients.producer(kafka, "bench-floor")
         delivered = []
         started = clock()
@@ -194,8 +215,6 @@ def floor_costs(kafka: KafkaSettings, events: Sequence[Event]) -> list[Measureme
         consumer.close()
         if read < len(events):
             raise RuntimeError(f"bare consumer: {read} of {len(events)} read back in 120 s")
-    finally:
-        scratch.drop_topics(admin, [topic])
     n = len(events)
     m = lambda metric, seconds: Measurement("steady", "ceiling_floor", metric, seconds / n * 1e6, "us/event")  # noqa: E731
     return [m("serialize_us", serialized), m("produce_client_us", produced), m("consume_client_us", consumed),

@@ -52,7 +52,7 @@ def drop_topics(admin: AdminClient, names: list[str]) -> None:
 def leftover_topics(admin: AdminClient) -> dict[str, int]:
     """Scratch topics that earlier benchmark runs left on the cluster, with their partition counts.
 
-    Every partition costs idle brokers CPU (replica fetches, purgatories): 1,080 per broker cost
+    Every partition costs idle brokers CPU (replica fetches, purgatories): 1,185 of them cost
     0.35 cores of a 2-core machine, and a benchmark measured beside them reads that as its own.
     """
     topics = admin.list_topics(timeout=10).topics
@@ -215,8 +215,8 @@ class ConsumerFleet:
                 process.kill()
                 process.wait(10)
                 clean = False
-        if clean and not keep_log:
-            self.log_path.unlink(missing_ok=True)
-        elif self.processes:
+        if not clean:
             log.warning("consumers did not all exit cleanly: see %s", self.log_path)
+        elif not keep_log:
+            self.log_path.unlink(missing_ok=True)
         self.processes.clear()

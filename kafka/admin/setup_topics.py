@@ -67,7 +67,7 @@ def delete_topics(admin: AdminClient, names: list[str], timeout_s: float = 60) -
     """Delete ``names`` and wait for the controller's answer; returns the names it did not delete.
 
     ``AdminClient.delete_topics`` only queues the request: a client dropped before it is sent
-    deletes nothing. Benchmarks that did not wait left 1,080 scratch partitions per broker on a
+    deletes nothing. Benchmarks that did not wait left 1,185 scratch partitions on a
     developer's cluster, and its idle brokers spent 0.35 cores serving them. A topic already gone
     counts as deleted; any other failure is returned, for the caller to report (this runs in
     ``finally`` blocks, where raising would hide the error that got there).
