@@ -16,7 +16,7 @@ from functools import cache
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Connection, Insert, Table, column, func, select, table, text
+from sqlalchemy import Connection, Insert, Table, column, func, select, table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -218,9 +218,12 @@ def version_conflicts(
     }
     table_events: dict[tuple[Any, int], Any] = {}
     stored: dict[Any, tuple[Any, ...]] = {}
-    for k, v, e, *rest in conn.execute(
+    # On the driver: SQLAlchemy's ``execute`` of a text clause cost 0.3 ms of CPU a batch here,
+    # twice the round trip itself (a 33-event realtime batch spends a fifth of its Python time on it).
+    found_rows = driver(conn).execute(
         _conflict_query(target, columns), params | ({"watch": uuids(watch)} if watch else {})
-    ):
+    )
+    for k, v, e, *rest in found_rows:
         if rest and rest[-1]:  # a watched key's stored row
             stored[k] = (v, *rest[:-1])
         else:
@@ -234,23 +237,23 @@ def version_conflicts(
 
 
 @cache
-def _conflict_query(target: Table, columns: tuple[str, ...] = ()) -> Any:
+def _conflict_query(target: Table, columns: tuple[str, ...] = ()) -> str:
     key = key_of(target)
     extra = "".join(f', t."{name}"' for name in columns)
     pairs = (
         f'SELECT t."{key}", t.version, t.event_id{extra}{", false" if columns else ""} FROM "{target.name}" t'
-        " JOIN unnest(CAST(:keys AS uuid[]), CAST(:versions AS bigint[])) AS b(k, v)"
+        " JOIN unnest(%(keys)b::uuid[], %(versions)b::bigint[]) AS b(k, v)"
         f' ON t."{key}" = b.k AND t.version = b.v'
     )
     if not columns:
-        return text(pairs)
+        return pairs
     # One primary-key lookup per watched key (LIMIT 1 keeps the planner from turning it into a
     # second scan of the whole table): a few hundred keys, whatever the table's size or statistics.
     watched = (
-        f'SELECT t."{key}", t.version, t.event_id{extra}, true FROM unnest(CAST(:watch AS uuid[])) AS w(k)'
+        f'SELECT t."{key}", t.version, t.event_id{extra}, true FROM unnest(%(watch)b::uuid[]) AS w(k)'
         f' CROSS JOIN LATERAL (SELECT * FROM "{target.name}" t WHERE t."{key}" = w.k LIMIT 1) AS t'
     )
-    return text(f"{pairs} UNION ALL {watched}")
+    return f"{pairs} UNION ALL {watched}"
 
 
 # --- reading back (verify, console) ---------------------------------------------------------------
