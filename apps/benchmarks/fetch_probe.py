@@ -6,16 +6,23 @@ the consumer's decode and its PostgreSQL transaction. This probe reads the same 
 consumers' own fetch settings (``consumer_config``: read_committed, fetch.min.bytes,
 fetch.wait.max.ms), in its own group from the end, and records for every message the moment it
 arrived minus its ``produced_at``. End to end minus this is what the consumer and PostgreSQL add.
+
+The probe is a process of its own, as each consumer is. As a thread of the benchmark it shared
+the interpreter lock with the OFF writer and the samplers, and its arrival stamps waited for
+them: in one run a product burst that the pipeline's consumers had at 39 ms reached the probe at
+103 ms, and Kafka's "share" came out larger than the whole end-to-end time.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import multiprocessing
 import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 
 from confluent_kafka import OFFSET_END, TopicPartition
 
@@ -23,38 +30,58 @@ from common.settings import KafkaSettings
 from kafka import clients
 from kafka.fetch import take
 
+START_TIMEOUT_S = 60.0
+Arrival = tuple[str, int, int, float, float]  # topic, partition, offset, produced_at epoch, arrival epoch
+
 
 class FetchProbe:
-    """A thread that times every new message of ``topics`` from ``produced_at`` to its arrival."""
+    """A process that times every new message of ``topics`` from ``produced_at`` to its arrival.
+
+    ``latencies`` and ``arrivals`` are filled when the block ends.
+    """
 
     def __init__(self, kafka: KafkaSettings, topics: Iterable[str]) -> None:
         self.topics = list(topics)
-        self.latencies: list[float] = []  # seconds, one per message produced after ``since``
-        # (topic, partition, offset, produced_at epoch, arrival epoch): which partition a slow one was on
-        self.arrivals: list[tuple[str, int, int, float, float]] = []
-        self.since = datetime.now(UTC)
-        self._consumer = clients.consumer(kafka, f"bench-fetch-probe-{uuid.uuid4().hex[:8]}", "bench-fetch-probe")
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="fetch-probe", daemon=True)
+        self.latencies: list[float] = []  # seconds, one per message produced after the probe started
+        self.arrivals: list[Arrival] = []  # which partition a slow one was on
+        context = multiprocessing.get_context("spawn")  # no fork of a process with Kafka clients' threads
+        self._stop, self._ready = context.Event(), context.Event()
+        self._results, results = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_probe, args=(kafka, self.topics, self._stop, self._ready, results), name="fetch-probe", daemon=True
+        )
 
     def __enter__(self) -> FetchProbe:
-        partitions = []
-        for topic in self.topics:
-            metadata = self._consumer.list_topics(topic, timeout=10).topics[topic]
-            partitions += [TopicPartition(topic, p, OFFSET_END) for p in metadata.partitions]
-        self._consumer.assign(partitions)
-        self.since = datetime.now(UTC)
-        self._thread.start()
+        self._process.start()
+        if not self._ready.wait(START_TIMEOUT_S):
+            self._process.kill()
+            raise RuntimeError(f"the fetch probe did not start within {START_TIMEOUT_S:.0f} s")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
-        self._thread.join(10)
-        self._consumer.close()
+        if self._results.poll(START_TIMEOUT_S):
+            self.arrivals = self._results.recv()
+        self._process.join(10)
+        if self._process.is_alive():
+            self._process.kill()
+        self.latencies = [arrived - produced for *_, produced, arrived in self.arrivals]
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for message in take(self._consumer, 1_000, 0.2):
+
+def _probe(kafka: KafkaSettings, topics: list[str], stop: Event, ready: Event, results: Connection) -> None:
+    """The probe process: assign every partition at its end, time what arrives, send it all back at ``stop``."""
+    consumer = clients.consumer(kafka, f"bench-fetch-probe-{uuid.uuid4().hex[:8]}", "bench-fetch-probe")
+    arrivals: list[Arrival] = []
+    try:
+        partitions = []
+        for topic in topics:
+            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            partitions += [TopicPartition(topic, p, OFFSET_END) for p in metadata.partitions]
+        consumer.assign(partitions)
+        since = datetime.now(UTC)
+        ready.set()
+        while not stop.is_set():
+            for message in take(consumer, 1_000, 0.2):
                 arrived = time.time()
                 if message.error() is not None or message.value() is None:
                     continue
@@ -62,7 +89,9 @@ class FetchProbe:
                     produced = datetime.fromisoformat(json.loads(message.value())["produced_at"])
                 except (ValueError, KeyError, TypeError):
                     continue  # not a pipeline event: the consumers dead-letter it
-                if produced >= self.since:
-                    self.latencies.append(arrived - produced.timestamp())
+                if produced >= since:
                     where = (message.topic(), message.partition(), message.offset())
-                    self.arrivals.append((*where, produced.timestamp(), arrived))
+                    arrivals.append((*where, produced.timestamp(), arrived))
+    finally:
+        consumer.close()
+        results.send(arrivals)
