@@ -218,8 +218,9 @@ def version_conflicts(
     }
     table_events: dict[tuple[Any, int], Any] = {}
     stored: dict[Any, tuple[Any, ...]] = {}
-    # On the driver: SQLAlchemy's ``execute`` of a text clause cost 0.3 ms of CPU a batch here,
-    # twice the round trip itself (a 33-event realtime batch spends a fifth of its Python time on it).
+    # On the driver, as the batch's other statements: SQLAlchemy's ``execute`` of a text clause
+    # cost 0.3 ms of CPU more, twice the round trip itself (this check, a 33-event batch:
+    # 1.35-1.48 -> 0.64-0.77 ms of CPU; GUIDE/KAFKA_BENCHMARK_GUIDE.md, session 13).
     found_rows = driver(conn).execute(
         _conflict_query(target, columns), params | ({"watch": uuids(watch)} if watch else {})
     )

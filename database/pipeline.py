@@ -1,8 +1,9 @@
 """The driver (psycopg 3) connection under a SQLAlchemy transaction, for the sink's hot statements.
 
-The exactly-once extras of a batch (the sums' upserts, the offsets' compare-and-set) run on the
-driver connection, in the caller's transaction: arrays go in PostgreSQL's binary format (``%b``),
-which SQLAlchemy's ``execute`` cannot ask for.
+Every statement of a batch (the version-conflict check, the COPY and the upsert from it, the sums' upserts,
+the offsets' compare-and-set) runs on the driver connection, in the caller's transaction: arrays go
+in PostgreSQL's binary format (``%b``), which SQLAlchemy's ``execute`` cannot ask for, and each
+statement skips SQLAlchemy's own execution path (0.3 ms of CPU a statement on this machine).
 
 Why never psycopg's pipeline mode for them: a pipelined statement is sent at once and runs, taking
 its row locks, but the server only reports the session ``idle in transaction`` (and only then arms

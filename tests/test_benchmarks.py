@@ -19,6 +19,7 @@ from confluent_kafka.admin import NewTopic
 
 from apps.benchmarks import scratch
 from apps.benchmarks.common import COLUMNS, Measurement, percentiles, write_csv
+from apps.benchmarks.fetch_probe import START_TIMEOUT_S, FetchProbe
 from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
 from apps.benchmarks.load import Phase, entity_stream, release_times
 from apps.benchmarks.realtime_comparison import run_realtime
@@ -115,6 +116,15 @@ def test_kafka_comparison_short(runtime, kafka_settings, database_url, tmp_path:
     assert "Ceilings, measured in this run:" in result.summary
     _assert_png(result.chart)
     assert "Goals:" in result.summary
+
+
+def test_fetch_probe_that_cannot_start_says_so_before_its_timeout() -> None:
+    """The probe is a process of its own: one that failed must not leave the benchmark waiting for it."""
+    nowhere = KafkaSettings(bootstrap_servers="127.0.0.1:1")  # nothing listens: list_topics fails after 10 s
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="fetch probe did not start"), FetchProbe(nowhere, ["orders"]):
+        pass
+    assert time.monotonic() - started < START_TIMEOUT_S
 
 
 def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_path: Path) -> None:  # noqa: ANN001

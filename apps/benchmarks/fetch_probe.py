@@ -53,9 +53,12 @@ class FetchProbe:
 
     def __enter__(self) -> FetchProbe:
         self._process.start()
-        if not self._ready.wait(START_TIMEOUT_S):
-            self._process.kill()
-            raise RuntimeError(f"the fetch probe did not start within {START_TIMEOUT_S:.0f} s")
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not self._ready.wait(0.5):  # a probe that failed (no broker answered) has ended: say so then
+            if not self._process.is_alive() or time.monotonic() > deadline:
+                self._process.kill()
+                self._process.join(5)
+                raise RuntimeError(f"the fetch probe did not start (exit code {self._process.exitcode})")
         return self
 
     def __exit__(self, *exc_info: object) -> None:
