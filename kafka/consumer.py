@@ -129,6 +129,7 @@ class BatchConsumer:
         self._committed_at = time.monotonic()
         self._stopping = threading.Event()
         self._revocations = 0
+        self._paused = False  # the assignment was paused to retry a batch (``_wait``)
         self._stats_at = time.monotonic()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -222,7 +223,9 @@ class BatchConsumer:
                     self._wait(delay)
                     if self._revocations != revocations:
                         return  # the revoke handler settled (or dropped) this batch
-            self.consumer.resume(self.consumer.assignment())
+            if self._paused:  # asking librdkafka for the assignment each batch cost 0.2 ms of a realtime batch's time
+                self.consumer.resume(self.consumer.assignment())
+                self._paused = False
         due = time.monotonic() - self._committed_at >= self.commit_interval_s
         # On stop, commit synchronously even if nothing moved: the last asynchronous commit may
         # still be in flight when the consumer closes.
@@ -289,6 +292,7 @@ class BatchConsumer:
     def _wait(self, delay_s: float) -> None:
         """Sleep while polling paused partitions, so heartbeats and rebalances are still served."""
         self.consumer.pause(self.consumer.assignment())
+        self._paused = True
         deadline = time.monotonic() + delay_s
         revocations = self._revocations
         while (left := deadline - time.monotonic()) > 0 and revocations == self._revocations:

@@ -82,6 +82,8 @@ class DeadLetterPublisher:
 
     def confirm(self, timeout_s: float = 30.0) -> None:
         """Called before committing offsets: wait for delivery, re-send failures, else raise transient."""
+        if not self._unconfirmed:  # nothing dead-lettered since the last batch: no flush (a call into librdkafka)
+            return
         self._producer.flush(timeout_s)
         if self._failed:
             retry, self._failed = self._failed, set()
