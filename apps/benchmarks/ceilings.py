@@ -9,7 +9,8 @@
 - the floor (``floor_costs``): the CPU per event of the least work any Python pipeline of these
   events must do, each step bare: serialize, a bare confluent-kafka producer and consumer, the
   brokers' share (ProducerPerformance's and ConsumerPerformance's, read from ``/proc``), decode, and
-  the raw COPY (client and PostgreSQL). Their sum bounds the end-to-end rate the cores allow.
+  the raw COPY (client and PostgreSQL). Their sum bounds the end-to-end rate the cores allow;
+- Kafka alone on the realtime generator's bursts (``burst_latencies``): the realtime p99's anchor.
 
 See GUIDE/KAFKA_BENCHMARK_GUIDE.md and ../shared/ANCHORS.md for how they are read.
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +28,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from confluent_kafka import OFFSET_END, TopicPartition
 from confluent_kafka.admin import NewTopic
 from sqlalchemy import text
 
@@ -42,6 +45,7 @@ from database.database import make_engine
 from database.models import table_named
 from kafka import clients
 from kafka.consumer import decode
+from kafka.fetch import take
 from kafka.producer.serializers import key_of, serialize, stamp
 
 Say = Callable[[str], None]
@@ -219,3 +223,51 @@ def floor_costs(kafka: KafkaSettings, events: Sequence[Event]) -> list[Measureme
     m = lambda metric, seconds: Measurement("steady", "ceiling_floor", metric, seconds / n * 1e6, "us/event")  # noqa: E731
     return [m("serialize_us", serialized), m("produce_client_us", produced), m("consume_client_us", consumed),
             m("decode_us", decoded)]  # fmt: skip
+
+
+def burst_latencies(kafka: KafkaSettings, bursts: Iterable[Sequence[Event]], gap_s: float = 0.5) -> list[float]:
+    """Kafka alone on the realtime generator's bursts: per burst, its first send until its last event arrived (s).
+
+    The realtime p99 is the slowest product burst's last commit (100 events over three
+    partitions, every 10-20 s). Here the same bursts go through Kafka only, on a topic configured
+    like ours: stamped, serialized and keyed as the producer does, sent with the realtime
+    generator's settings (its linger, then ``flush``) and read, in a thread of their own, by one
+    consumer with the consumers' ``consumer_config``. A burst whose events do not all arrive within
+    10 s is left out (the count of latencies says so).
+    """
+    with _ceiling_topic(kafka) as topic:
+        consumer = clients.consumer(kafka, f"bench-burst-anchor-{uuid.uuid4().hex[:8]}", "bench-burst-anchor")
+        consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(3)])
+        producer = clients.producer(kafka, "bench-burst-anchor", {"linger.ms": kafka.realtime_linger_ms})
+        arrivals: list[float] = []
+        stop = threading.Event()
+
+        def receive() -> None:
+            while not stop.is_set():
+                arrivals.extend(time.time() for m in take(consumer, 1_000, 0.2) if m.error() is None)
+
+        reader = threading.Thread(target=receive, name="burst-anchor", daemon=True)
+        reader.start()
+        latencies = []
+        try:
+            producer.produce(topic, b"warm-up")  # the producer id and the partitions' leaders, before timing
+            producer.flush(30)
+            time.sleep(gap_s)
+            for burst in bursts:
+                arrivals.clear()
+                started = time.time()
+                for event in burst:
+                    stamped = stamp(event, datetime.now(UTC))
+                    producer.produce(topic, serialize(stamped), key_of(stamped))
+                producer.flush(30)
+                deadline = time.monotonic() + 10
+                while len(arrivals) < len(burst) and time.monotonic() < deadline:
+                    time.sleep(0.001)
+                if len(arrivals) >= len(burst):
+                    latencies.append(max(arrivals) - started)
+                time.sleep(gap_s)
+        finally:
+            stop.set()
+            reader.join(5)
+            consumer.close()
+        return latencies

@@ -40,7 +40,7 @@ class FetchProbe:
     ``latencies`` and ``arrivals`` are filled when the block ends.
     """
 
-    def __init__(self, kafka: KafkaSettings, topics: Iterable[str]) -> None:
+    def __init__(self, kafka: KafkaSettings, topics: Iterable[str], metadata_timeout_s: float = 10.0) -> None:
         self.topics = list(topics)
         self.latencies: list[float] = []  # seconds, one per message produced after the probe started
         self.arrivals: list[Arrival] = []  # which partition a slow one was on
@@ -48,7 +48,10 @@ class FetchProbe:
         self._stop, self._ready = context.Event(), context.Event()
         self._results, results = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_probe, args=(kafka, self.topics, self._stop, self._ready, results), name="fetch-probe", daemon=True
+            target=_probe,
+            args=(kafka, self.topics, metadata_timeout_s, self._stop, self._ready, results),
+            name="fetch-probe",
+            daemon=True,
         )
 
     def __enter__(self) -> FetchProbe:
@@ -71,14 +74,16 @@ class FetchProbe:
         self.latencies = [arrived - produced for *_, produced, arrived in self.arrivals]
 
 
-def _probe(kafka: KafkaSettings, topics: list[str], stop: Event, ready: Event, results: Connection) -> None:
+def _probe(
+    kafka: KafkaSettings, topics: list[str], metadata_timeout_s: float, stop: Event, ready: Event, results: Connection
+) -> None:
     """The probe process: assign every partition at its end, time what arrives, send it all back at ``stop``."""
     consumer = clients.consumer(kafka, f"bench-fetch-probe-{uuid.uuid4().hex[:8]}", "bench-fetch-probe")
     arrivals: list[Arrival] = []
     try:
         partitions = []
         for topic in topics:
-            metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+            metadata = consumer.list_topics(topic, timeout=metadata_timeout_s).topics[topic]
             partitions += [TopicPartition(topic, p, OFFSET_END) for p in metadata.partitions]
         consumer.assign(partitions)
         since = datetime.now(UTC)

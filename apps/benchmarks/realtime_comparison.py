@@ -11,9 +11,10 @@ lifecycle steps every 2 s), each with its own catalogue:
 
 Reports the end-to-end latency distribution (the applying transaction's commit time minus
 ``produced_at``), Kafka's share of it (``on_kafka_fetched``: produced_at until a consumer with the
-pipeline's fetch settings had the event, ``fetch_probe.py``), consumer lag sampled every
-``--lag-every`` seconds, CPU and memory; writes ``reports/benchmark_realtime_<ts>.csv`` (and
-``_lag.csv``) and ``.png``.
+pipeline's fetch settings had the event, ``fetch_probe.py``), Kafka alone on the same product
+bursts afterwards (``kafka_burst_anchor``: the p99's anchor, ``ceilings.burst_latencies``),
+consumer lag sampled every ``--lag-every`` seconds, CPU and memory; writes
+``reports/benchmark_realtime_<ts>.csv`` (and ``_lag.csv``) and ``.png``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import typer
 from rich.console import Console
 
 from apps.benchmarks import commit_times, scratch
+from apps.benchmarks.ceilings import burst_latencies
 from apps.benchmarks.charts import realtime_chart
 from apps.benchmarks.common import Measurement, bench_progress, local_runtime, machine_info, report_path, write_csv
 from apps.benchmarks.fetch_probe import FetchProbe
@@ -49,7 +51,7 @@ from apps.benchmarks.realtime_probes import (
 )
 from apps.benchmarks.realtime_stages import row_stages, stage_rows, stages_summary, write_events
 from apps.benchmarks.sampler import ResourceSampler, supervised
-from apps.pipeline.produce import run_default
+from apps.pipeline.produce import PRODUCT_BURST, run_default
 from apps.verify import Target, verify
 from collect.pools import Pools, build_pools
 from common.entities import ENTITIES
@@ -88,6 +90,7 @@ def run_realtime(
     generator: GeneratorSettings | None = None,
     out_dir: Path | None = None,
     console: Console | None = None,
+    anchor_bursts: int = 30,
 ) -> tuple[Path, Path, list[Measurement]]:
     """Run both modes at once; returns the CSV, the chart and the measurements."""
     console, generator = console or Console(), generator or GeneratorSettings()
@@ -114,6 +117,7 @@ def run_realtime(
                 duration_s,
                 lag_every_s,
                 console,
+                anchor_bursts,
             )
         finally:
             if fleet:
@@ -141,6 +145,7 @@ def _measure(
     duration_s: float,
     lag_every_s: float,
     console: Console,
+    anchor_bursts: int,
 ) -> tuple[dict, LagSeries, dict, dict, list, list]:
     """Seed both sides, run both schedules for ``duration_s``, drain, verify, read the rows."""
     off_stream, off_seed = seeded_stream(pools, seed, catalogue)
@@ -202,6 +207,9 @@ def _measure(
             publisher.finish(60)
         caught_up = wait_caught_up(kafka, setup.groups, 120)
     direct.finish(10)
+    # Kafka alone on the same bursts, every service still running: what the p99 is held against
+    console.print(f"realtime: Kafka alone on {anchor_bursts} bursts of {PRODUCT_BURST} product events")
+    anchor = burst_latencies(kafka, (off_stream.product_updates(PRODUCT_BURST) for _ in range(anchor_bursts)))
     facts = {("on_kafka", "caught_up"): int(caught_up), ("off_direct", "errors"): direct.errors}
     if setup.fleet is not None:  # live: the generator service keeps publishing, verify would race it
         facts[("on_kafka", "verify_ok")] = int(verify(kafka, setup.on_url, setup.targets).ok)
@@ -210,14 +218,19 @@ def _measure(
     on = rows_since(setup.on_url, since)
     if setup.schema is not None:
         on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since)
-    latencies = {"off_direct": direct.durable, "on_kafka": on, "on_kafka_fetched": probe.latencies}
+    latencies = {
+        "off_direct": direct.durable,
+        "on_kafka": on,
+        "on_kafka_fetched": probe.latencies,
+        "kafka_burst_anchor": anchor,
+    }
     return latencies, lag, facts, sampler.usage, row_stages(setup.on_url, since), probe.arrivals
 
 
 @app.command()
 def main(
     duration: float = typer.Option(300, min=5, help="seconds at the realtime rates"),
-    short: bool = typer.Option(False, help="CI size: 20 s, one consumer per entity"),
+    short: bool = typer.Option(False, help="CI size: 20 s, one consumer per entity, 5 anchor bursts"),
     instances: int = typer.Option(3, min=1, max=3, help="consumer processes per entity (ON)"),
     live: bool = typer.Option(False, help="measure the runtime's running services (make start-all) as ON"),
     lag_every: float = typer.Option(2.0, min=0.5, help="seconds between lag samples"),
@@ -226,8 +239,9 @@ def main(
     kafka, database, generator = load(KafkaSettings), load(DatabaseSettings), load(GeneratorSettings)
     runtime = local_runtime(database)  # type: ignore[arg-type]
     url = runtime.database_url if runtime is not None else database.url  # type: ignore[attr-defined]
-    duration, instances = (20, 1) if short else (duration, instances)
-    run_realtime(kafka, url, runtime, duration, instances, live=live, lag_every_s=lag_every, generator=generator)  # type: ignore[arg-type]
+    duration, instances, bursts = (20, 1, 5) if short else (duration, instances, 30)
+    run_realtime(kafka, url, runtime, duration, instances, live=live, lag_every_s=lag_every, generator=generator,  # type: ignore[arg-type]
+                 anchor_bursts=bursts)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from kafka.producer.producer import EventProducer
 app = typer.Typer(add_completion=False, help=__doc__)
 log = logging.getLogger("realtime-generator")
 PROGRESS_EVERY_S = 10.0
+PRODUCT_BURST = 100  # product updates per round of the shop mode (the realtime benchmark's anchor sends the same)
 
 
 def published_count(kafka: KafkaSettings, topic: str) -> int:
@@ -81,7 +82,7 @@ def run_default(stream: RealtimeStream, producer: EventProducer, stop: threading
 
     tasks: list[tuple[tuple[float, float], Callable[[], int]]] = [
         ((2, 8), lambda: _send_all(producer, stream.new_orders(rng.randint(1, 5)))),
-        ((10, 20), lambda: _send_all(producer, stream.product_updates(100))),
+        ((10, 20), lambda: _send_all(producer, stream.product_updates(PRODUCT_BURST))),
         ((20, 60), user_activity),
         ((2, 2), lifecycle),
     ]
