@@ -8,9 +8,10 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
@@ -18,11 +19,15 @@ from common.settings import KafkaSettings
 from kafka import clients
 from kafka.fetch import take
 
-RETRY_CODES = {
+RETRY_CODES = {  # a coordinator or a partition leader on the move: the next try finds the new one
     KafkaError.NOT_COORDINATOR,
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
     KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
 }
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -101,7 +106,7 @@ def read_offsets(
             committed[tp.partition] = tp.offset if tp.offset >= 0 else None
     result = []
     for tp in partitions:
-        low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
+        low, high = watermarks(consumer, tp, timeout_s)
         result.append(PartitionOffsets(tp.partition, low, high, committed.get(tp.partition)))
     return result
 
@@ -124,16 +129,30 @@ def committed_topics(
 
 def _committed(consumer: Consumer, partitions: list[TopicPartition], timeout_s: float) -> list[TopicPartition]:
     """Committed offsets, retrying while the group coordinator moves or loads (common under load)."""
+    return retrying(lambda: consumer.committed(partitions, timeout=timeout_s), timeout_s)
+
+
+def watermarks(consumer: Consumer, partition: TopicPartition, timeout_s: float = 10.0) -> tuple[int, int]:
+    """Low and high watermark of one partition, retrying while its leader moves (after a broker restart)."""
+    return retrying(lambda: consumer.get_watermark_offsets(partition, timeout=timeout_s), timeout_s)
+
+
+def retrying(call: Callable[[], T], timeout_s: float, pause_s: float = 0.5) -> T:
+    """``call()``, tried again for up to ``timeout_s`` while it fails with an error that passes by itself.
+
+    Such errors are the cluster moving a coordinator or a partition leader, as after a broker
+    restart: a reader that gives up on the first one fails a whole ``verify`` or chaos count.
+    """
     deadline = time.monotonic() + timeout_s
     while True:
         try:
-            return consumer.committed(partitions, timeout=timeout_s)
+            return call()
         except KafkaException as exc:
-            if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
+            error = exc.args[0] if exc.args else None
+            passes = isinstance(error, KafkaError) and (error.retriable() or error.code() in RETRY_CODES)
+            if not passes or time.monotonic() > deadline:
                 raise
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+            time.sleep(pause_s)
 
 
 def read_topic(settings: KafkaSettings, topic: str, timeout_s: float = 120.0) -> Iterator[Message]:

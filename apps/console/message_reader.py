@@ -19,6 +19,7 @@ from apps.console.errors import NotFound, kafka_errors
 from apps.console.message_filter import MessageFilter
 from common.settings import KafkaSettings
 from kafka import clients
+from kafka.offsets import watermarks
 
 MAX_LIMIT = 500
 
@@ -75,7 +76,7 @@ class MessageReader:
         if partition is not None and partition not in metadata.partitions:
             raise NotFound(f"topic {topic!r} has no partition {partition}")
         chosen = [partition] if partition is not None else sorted(metadata.partitions)
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=self.timeout_s) for p in chosen}
+        return {p: watermarks(consumer, TopicPartition(topic, p), self.timeout_s) for p in chosen}
 
     def _read(self, consumer: Consumer, topic: str, ranges: dict[int, tuple[int, int]]) -> list[Message]:
         """Messages in [start, end) of each partition, until every range is done or the deadline."""

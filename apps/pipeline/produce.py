@@ -36,6 +36,7 @@ from common.gc_tuning import tune_for_throughput
 from common.logging import configure_logging
 from common.settings import GeneratorSettings, KafkaSettings, MetricsSettings, load
 from kafka import clients, metrics
+from kafka.offsets import watermarks
 from kafka.producer.producer import EventProducer
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -51,7 +52,7 @@ def published_count(kafka: KafkaSettings, topic: str) -> int:
         metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
         if metadata is None or metadata.error is not None:
             return -1
-        marks = (consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10) for p in metadata.partitions)
+        marks = (watermarks(consumer, TopicPartition(topic, p)) for p in metadata.partitions)
         return sum(high for _, high in marks)
     finally:
         consumer.close()

@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 from confluent_kafka.admin import NewTopic
 
 from apps.benchmarks.scratch import scratch_schema
@@ -30,7 +30,7 @@ from database.crud import upsert_latest
 from database.database import make_engine
 from kafka import clients
 from kafka.consumers import ORDER_CONSUMER
-from kafka.offsets import RETRY_CODES
+from kafka.offsets import retrying, watermarks
 
 STEPS = ("created", "paid", "shipped", "delivered")
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -78,15 +78,9 @@ def apply(kafka: KafkaSettings, url: str, topic: str, group: str, orders: int) -
         )
     engine.dispose()
     committer = clients.consumer(kafka, group)
-    ends = [TopicPartition(topic, p, committer.get_watermark_offsets(TopicPartition(topic, p))[1]) for p in range(3)]
-    for _ in range(60):  # a fresh cluster may still be loading the group coordinator
-        try:
-            committer.commit(offsets=ends, asynchronous=False)
-            break
-        except KafkaException as exc:
-            if not exc.args[0].retriable() and exc.args[0].code() not in RETRY_CODES:
-                raise
-            time.sleep(1)
+    ends = [TopicPartition(topic, p, watermarks(committer, TopicPartition(topic, p))[1]) for p in range(3)]
+    # a fresh cluster may still be loading the group coordinator
+    retrying(lambda: committer.commit(offsets=ends, asynchronous=False), timeout_s=60, pause_s=1)
     committer.close()
 
 
