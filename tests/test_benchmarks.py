@@ -18,6 +18,7 @@ import pytest
 from confluent_kafka.admin import NewTopic
 
 from apps.benchmarks import scratch
+from apps.benchmarks.ceilings import _burst_spans
 from apps.benchmarks.common import COLUMNS, Measurement, percentiles, write_csv
 from apps.benchmarks.fetch_probe import START_TIMEOUT_S, FetchProbe
 from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
@@ -153,6 +154,18 @@ def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_pa
         kinds = {row["kind"] for row in csv.DictReader(handle)}
     assert kinds == {"applied", "fetched"}
     _assert_png(chart)
+
+
+def test_burst_anchor_times_each_complete_burst_from_its_first_send() -> None:
+    """Events belong to the burst whose window they were stamped in; a burst missing one is left out."""
+    sent = [(100.0, 2), (101.0, 2), (102.0, 1)]
+    arrivals = [
+        ("t", 0, 0, 100.001, 100.020), ("t", 1, 0, 100.002, 100.031),  # burst 1: last arrival 31 ms after start
+        ("t", 0, 1, 101.001, 101.015),  # burst 2: one of its two never arrived
+        ("t", 2, 0, 102.003, 102.012),  # burst 3
+        ("t", 2, 1, 99.0, 99.5),  # stamped before the first burst: not one of them
+    ]  # fmt: skip
+    assert [round(s, 3) for s in _burst_spans(sent, arrivals)] == [0.031, 0.012]
 
 
 def test_scratch_topics_leave_nothing_behind(kafka_settings: KafkaSettings) -> None:

@@ -17,10 +17,10 @@ See GUIDE/KAFKA_BENCHMARK_GUIDE.md and ../shared/ANCHORS.md for how they are rea
 
 from __future__ import annotations
 
+import bisect
 import re
 import subprocess
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -28,12 +28,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import OFFSET_END, TopicPartition
 from confluent_kafka.admin import NewTopic
 from sqlalchemy import text
 
 from apps.benchmarks import scratch
 from apps.benchmarks.common import Measurement
+from apps.benchmarks.fetch_probe import Arrival, FetchProbe
 from apps.benchmarks.proc_cpu import CpuLedger, PidSource
 from apps.runtime.checks import java_binary
 from common.entities import ENTITIES, entity_of, event_row, topic_of
@@ -45,7 +45,6 @@ from database.database import make_engine
 from database.models import table_named
 from kafka import clients
 from kafka.consumer import decode
-from kafka.fetch import take
 from kafka.producer.serializers import key_of, serialize, stamp
 
 Say = Callable[[str], None]
@@ -231,43 +230,35 @@ def burst_latencies(kafka: KafkaSettings, bursts: Iterable[Sequence[Event]], gap
     The realtime p99 is the slowest product burst's last commit (100 events over three
     partitions, every 10-20 s). Here the same bursts go through Kafka only, on a topic configured
     like ours: stamped, serialized and keyed as the producer does, sent with the realtime
-    generator's settings (its linger, then ``flush``) and read, in a thread of their own, by one
-    consumer with the consumers' ``consumer_config``. A burst whose events do not all arrive within
-    10 s is left out (the count of latencies says so).
+    generator's settings (its linger, then ``flush``) and timed by the ``FetchProbe``, a process of
+    its own with the consumers' ``consumer_config``, as each consumer is. A burst whose events did
+    not all arrive before the end is left out (the count of latencies says so).
     """
     with _ceiling_topic(kafka) as topic:
-        consumer = clients.consumer(kafka, f"bench-burst-anchor-{uuid.uuid4().hex[:8]}", "bench-burst-anchor")
-        consumer.assign([TopicPartition(topic, p, OFFSET_END) for p in range(3)])
         producer = clients.producer(kafka, "bench-burst-anchor", {"linger.ms": kafka.realtime_linger_ms})
-        arrivals: list[float] = []
-        stop = threading.Event()
-
-        def receive() -> None:
-            while not stop.is_set():
-                arrivals.extend(time.time() for m in take(consumer, 1_000, 0.2) if m.error() is None)
-
-        reader = threading.Thread(target=receive, name="burst-anchor", daemon=True)
-        reader.start()
-        latencies = []
-        try:
-            producer.produce(topic, b"warm-up")  # the producer id and the partitions' leaders, before timing
-            producer.flush(30)
-            time.sleep(gap_s)
+        producer.produce(topic, b"warm-up")  # the producer id and the partitions' leaders, before timing
+        producer.flush(30)
+        sent: list[tuple[float, int]] = []  # per burst: its first send (epoch s) and its size
+        with FetchProbe(kafka, [topic]) as probe:
             for burst in bursts:
-                arrivals.clear()
-                started = time.time()
+                time.sleep(gap_s)
+                started, size = time.time(), 0
                 for event in burst:
                     stamped = stamp(event, datetime.now(UTC))
                     producer.produce(topic, serialize(stamped), key_of(stamped))
+                    size += 1
                 producer.flush(30)
-                deadline = time.monotonic() + 10
-                while len(arrivals) < len(burst) and time.monotonic() < deadline:
-                    time.sleep(0.001)
-                if len(arrivals) >= len(burst):
-                    latencies.append(max(arrivals) - started)
-                time.sleep(gap_s)
-        finally:
-            stop.set()
-            reader.join(5)
-            consumer.close()
-        return latencies
+                sent.append((started, size))
+            time.sleep(max(gap_s, 2.0))  # the last burst's stragglers
+    return _burst_spans(sent, probe.arrivals)
+
+
+def _burst_spans(sent: list[tuple[float, int]], arrivals: list[Arrival]) -> list[float]:
+    """Per complete burst, its last arrival minus its first send; a burst is the events stamped in its window."""
+    starts = [started for started, _ in sent]
+    arrived: list[list[float]] = [[] for _ in sent]
+    for *_, produced, at in arrivals:
+        index = bisect.bisect_right(starts, produced) - 1
+        if index >= 0:
+            arrived[index].append(at)
+    return [max(times) - started for (started, size), times in zip(sent, arrived, strict=True) if len(times) == size]
