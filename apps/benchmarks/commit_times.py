@@ -65,9 +65,14 @@ def commits(database_url: str, schema: str) -> tuple[dict[tuple[str, int], list[
 
 
 def e2e_latencies(
-    kafka: KafkaSettings, database_url: str, schema: str, topics: Iterable[str], since: datetime | None = None
+    kafka: KafkaSettings,
+    database_url: str,
+    schema: str,
+    topics: Iterable[str],
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> tuple[list[float], str]:
-    """Seconds from ``produced_at`` to the commit that applied it, every message of ``topics`` (since ``since``)."""
+    """Seconds from ``produced_at`` to the commit that applied it, every message of ``topics`` (in [since, until))."""
     log, clock = commits(database_url, schema)
     latencies: list[float] = []
     offsets = {key: [n for n, _ in entries] for key, entries in log.items()}
@@ -78,7 +83,7 @@ def e2e_latencies(
             if i == len(offsets.get(key, [])):
                 continue  # never applied: the report's lost/mismatched counts say so
             produced_at = datetime.fromisoformat(json.loads(message.value())["produced_at"])
-            if since is not None and produced_at < since:
+            if (since is not None and produced_at < since) or (until is not None and produced_at >= until):
                 continue
             latencies.append((log[key][i][1] - produced_at).total_seconds())
     return latencies, clock

@@ -186,7 +186,6 @@ def _measure(
         "producer": supervised(setup.runtime, "producer"),  # --live: the generator service
         "console": supervised(setup.runtime, "kafka-ui"),
     }
-    since = datetime.now(UTC)
     probed = list(setup.topics.values()) or [e.topic for e in ENTITIES]
     with (
         # sparse sampling: at realtime rates the samplers' own CPU would land in the latency it measures
@@ -194,12 +193,17 @@ def _measure(
         FetchProbe(kafka, probed) as probe,
         bench_progress(console, int(duration_s)) as progress,
     ):
+        # The window: events produced once the probe runs, until the schedules stop. With --live the
+        # generator goes on publishing; its events while the probe started (a new interpreter) or
+        # while the anchor ran (its own bursts) would measure the benchmark's load, not the pipeline's.
+        since = datetime.now(UTC)
         progress.describe("realtime: ON and OFF")
         for thread in threads:
             thread.start()
         for _ in range(int(duration_s)):
             time.sleep(1)
             progress.advance(1)
+        until = datetime.now(UTC)
         stop.set()
         for thread in threads:
             thread.join(60)
@@ -215,16 +219,17 @@ def _measure(
         facts[("on_kafka", "verify_ok")] = int(verify(kafka, setup.on_url, setup.targets).ok)
     # Every event: its commit, timed after it (OFF: the writer's own clock; ON: the commit log).
     # --live reads the production tables: each row's own commit time, for the latest version of each row.
-    on = rows_since(setup.on_url, since)
+    on = rows_since(setup.on_url, since, until)
     if setup.schema is not None:
-        on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since)
+        on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since, until)
+    arrivals = [a for a in probe.arrivals if a[3] < until.timestamp()]
     latencies = {
         "off_direct": direct.durable,
         "on_kafka": on,
-        "on_kafka_fetched": probe.latencies,
+        "on_kafka_fetched": [arrived - produced for *_, produced, arrived in arrivals],
         "kafka_burst_anchor": anchor,
     }
-    return latencies, lag, facts, sampler.usage, row_stages(setup.on_url, since), probe.arrivals
+    return latencies, lag, facts, sampler.usage, row_stages(setup.on_url, since, until), arrivals
 
 
 @app.command()

@@ -59,19 +59,23 @@ def seeded_stream(pools: Pools, seed: int, catalogue: int) -> tuple[RealtimeStre
     return stream, seeded
 
 
-def rows_since(url: str, since: datetime) -> list[float]:
-    """End-to-end seconds of every row produced after ``since``, its latest version's commit.
+def rows_since(url: str, since: datetime, until: datetime) -> list[float]:
+    """End-to-end seconds of every row produced in [``since``, ``until``), its latest version's commit.
 
     The commit time is ``pg_xact_commit_timestamp(xmin)`` (``track_commit_timestamp``, as the local
     runtime runs); elsewhere ``applied_at``, the transaction's start.
     """
     engine = make_engine(url, pool_size=1)
-    query = "SELECT extract(epoch FROM {clock} - produced_at) FROM {table} WHERE produced_at >= :since"
+    query = (
+        "SELECT extract(epoch FROM {clock} - produced_at) FROM {table}"
+        " WHERE produced_at >= :since AND produced_at < :until"
+    )
     try:
         with engine.connect() as conn:
             tracked = conn.execute(text("SHOW track_commit_timestamp")).scalar_one() == "on"
             clock = "pg_xact_commit_timestamp(xmin)" if tracked else "applied_at"
-            rows = (conn.execute(text(query.format(clock=clock, table=e.table)), {"since": since}) for e in ENTITIES)
+            window = {"since": since, "until": until}
+            rows = (conn.execute(text(query.format(clock=clock, table=e.table)), window) for e in ENTITIES)
             return [float(s) for result in rows for (s,) in result]
     finally:
         engine.dispose()

@@ -31,7 +31,7 @@ from database.database import make_engine
 
 QUERY = (
     "SELECT extract(epoch FROM produced_at), extract(epoch FROM pg_xact_commit_timestamp(xmin) - produced_at),"
-    " extract(epoch FROM applied_at - produced_at) FROM {table} WHERE produced_at >= :since"
+    " extract(epoch FROM applied_at - produced_at) FROM {table} WHERE produced_at >= :since AND produced_at < :until"
 )
 
 
@@ -48,17 +48,18 @@ class RowStages(NamedTuple):
         return self.e2e - self.to_txn
 
 
-def row_stages(url: str, since: datetime) -> list[RowStages]:
-    """Each row produced after ``since``; empty where commit timestamps are not tracked."""
+def row_stages(url: str, since: datetime, until: datetime) -> list[RowStages]:
+    """Each row produced in [``since``, ``until``); empty where commit timestamps are not tracked."""
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
             if conn.execute(text("SHOW track_commit_timestamp")).scalar_one() != "on":
                 return []
+            window = {"since": since, "until": until}
             return [
                 RowStages(e.name, float(produced), float(e2e), float(to_txn))
                 for e in ENTITIES
-                for produced, e2e, to_txn in conn.execute(text(QUERY.format(table=e.table)), {"since": since})
+                for produced, e2e, to_txn in conn.execute(text(QUERY.format(table=e.table)), window)
             ]
     finally:
         engine.dispose()
