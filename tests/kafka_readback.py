@@ -9,6 +9,7 @@ from confluent_kafka import Consumer, Message, TopicPartition
 from common.settings import KafkaSettings
 from kafka.config import consumer_config
 from kafka.fetch import take
+from kafka.offsets import watermarks
 
 
 def java_murmur2(data: bytes) -> int:
@@ -48,7 +49,7 @@ def read_all(settings: KafkaSettings, topic: str, group: str, timeout_s: float =
     consumer = Consumer(consumer_config(settings, group) | {"isolation.level": "read_uncommitted"})
     try:
         partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in partitions}
+        ends = {p: watermarks(consumer, TopicPartition(topic, p))[1] for p in partitions}
         remaining = {p for p, high in ends.items() if high > 0}
         consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
         messages: list[Message] = []
