@@ -24,6 +24,7 @@ from apps.benchmarks.fetch_probe import START_TIMEOUT_S, FetchProbe
 from apps.benchmarks.kafka_comparison import MODES, SCENARIOS, SHORT, run_comparison
 from apps.benchmarks.load import Phase, entity_stream, release_times
 from apps.benchmarks.realtime_comparison import run_realtime
+from apps.benchmarks.realtime_probes import realtime_summary
 from apps.benchmarks.stages import FLOOR
 from common.settings import KafkaSettings
 from kafka import clients
@@ -129,7 +130,7 @@ def test_fetch_probe_that_cannot_start_says_so_before_its_timeout() -> None:
 
 
 def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_path: Path) -> None:  # noqa: ANN001
-    csv_path, chart, _ = run_realtime(
+    csv_path, chart, measurements = run_realtime(
         kafka_settings,
         database_url,
         runtime,
@@ -147,6 +148,8 @@ def test_realtime_comparison_short(runtime, kafka_settings, database_url, tmp_pa
     assert metrics[("on_kafka", "verify_ok")] == "1"
     assert float(metrics[("on_kafka_fetched", "rows")]) > 0  # Kafka's share, timed by the fetch probe
     assert float(metrics[("kafka_burst_anchor", "rows")]) == 3  # Kafka alone on the same bursts, one row a burst
+    summary = realtime_summary(measurements, {"cpu_count": 2, "load_avg_1m": 0})
+    assert "[limit] Kafka alone on the same bursts: p99" in summary  # ON's p99 held against it, in the report
     # where the time goes: before each row's transaction and inside it, and the worst 1 %'s split
     assert {("all", "to_txn_p99"), ("all", "in_txn_p99"), ("worst_1pct", "to_txn_mean")} <= metrics.keys()
     assert csv_path.with_name(csv_path.stem + "_lag.csv").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -151,7 +152,22 @@ def realtime_summary(rows: Sequence[Measurement], machine: Mapping[str, object])
         "- on_kafka_fetched: produced_at until a consumer with the pipeline's fetch settings had it (Kafka's"
         " share: linger, replication, fetch); on_kafka minus it is the consumer's decode and transaction",
         "- kafka_burst_anchor (rows: bursts): the generator's product bursts through Kafka alone, after the run"
-        " (a topic like ours, the realtime producer settings, one consumer with the consumers' settings), first"
+        " (a topic like ours, the realtime producer settings, a fetch probe with the consumers' settings), first"
         " send until the burst's last event arrived: ON's p99 is its slowest burst's last commit, held against it",
     ]
+    anchor_p99 = float(v.get(("kafka_burst_anchor", "e2e_latency_p99"), "nan"))
+    if not math.isnan(anchor_p99):  # no burst arrived whole: the anchor's row count says so
+        lines.append(_anchor_line(p99, anchor_p99))
     return "\n".join(lines) + "\n"
+
+
+def _anchor_line(on_p99: float, anchor_p99: float) -> str:
+    """ON's p99 against Kafka alone on the same bursts, and what that leaves of the goal's budget."""
+    budget = REALTIME_P99_GOAL_MS - anchor_p99
+    verdict = (
+        f"{fmt(budget, 'ms')} of the {REALTIME_P99_GOAL_MS} ms left for the consumers' decode and transaction"
+        if budget > 0
+        else f"above the {REALTIME_P99_GOAL_MS} ms goal before any consumer work"
+    )
+    ratio = f"{on_p99 / anchor_p99:.2f}x" if anchor_p99 > 0 else "n/a"
+    return f"- [limit] Kafka alone on the same bursts: p99 {fmt(anchor_p99, 'ms')}, {verdict}; ON's p99 is {ratio} it"
