@@ -37,13 +37,12 @@ Arrival = tuple[str, int, int, float, float]  # topic, partition, offset, produc
 class FetchProbe:
     """A process that times every new message of ``topics`` from ``produced_at`` to its arrival.
 
-    ``latencies`` and ``arrivals`` are filled when the block ends.
+    ``arrivals`` is filled when the block ends.
     """
 
     def __init__(self, kafka: KafkaSettings, topics: Iterable[str], metadata_timeout_s: float = 10.0) -> None:
         self.topics = list(topics)
-        self.latencies: list[float] = []  # seconds, one per message produced after the probe started
-        self.arrivals: list[Arrival] = []  # which partition a slow one was on
+        self.arrivals: list[Arrival] = []  # one per message produced after the probe started
         context = multiprocessing.get_context("spawn")  # no fork of a process with Kafka clients' threads
         self._stop, self._ready = context.Event(), context.Event()
         self._results, results = context.Pipe(duplex=False)
@@ -71,7 +70,6 @@ class FetchProbe:
         self._process.join(10)
         if self._process.is_alive():
             self._process.kill()
-        self.latencies = [arrived - produced for *_, produced, arrived in self.arrivals]
 
 
 def _probe(

@@ -222,11 +222,12 @@ def _measure(
     on = rows_since(setup.on_url, since, until)
     if setup.schema is not None:
         on, _ = commit_times.e2e_latencies(kafka, setup.on_url, setup.schema, setup.topics.values(), since, until)
-    arrivals = [a for a in probe.arrivals if a[3] < until.timestamp()]
+    cutoff = until.timestamp()
+    arrivals = [(*where, produced, at) for *where, produced, at in probe.arrivals if produced < cutoff]
     latencies = {
         "off_direct": direct.durable,
         "on_kafka": on,
-        "on_kafka_fetched": [arrived - produced for *_, produced, arrived in arrivals],
+        "on_kafka_fetched": [at - produced for *_, produced, at in arrivals],
         "kafka_burst_anchor": anchor,
     }
     return latencies, lag, facts, sampler.usage, row_stages(setup.on_url, since, until), arrivals
