@@ -43,7 +43,7 @@ from common.settings import (
 )
 from database.roles import READER
 from kafka.acls import CONSOLE, PRODUCER, Grant, consumer_principal
-from kafka.admin.setup_acls import binding, ensure_acls
+from kafka.admin.setup_acls import as_grant, binding, current_acls, ensure_acls
 from kafka.config import client_config, consumer_config, producer_config
 from kafka.producer.bulk import BulkProducer, ProducerIdRefused
 from kafka.topics import CONSUMER_GROUPS
@@ -306,6 +306,20 @@ def binding_filter(grant: Grant) -> AclBindingFilter:
     )
 
 
+def acls_settle(admin: AdminClient, present: set[Grant], absent: set[Grant], timeout_s: float = 20) -> None:
+    """Until three answers in a row hold ``present`` and none of ``absent``.
+
+    An ACL change reaches each broker through the metadata log, and ``describe_acls`` asks any
+    of them: read at once, a broker still behind answered with an ACL just deleted (a CI flake).
+    """
+    deadline, in_a_row = time.monotonic() + timeout_s, 0
+    while in_a_row < 3:
+        held = {as_grant(acl) for acl in current_acls(admin)}
+        in_a_row = in_a_row + 1 if present <= held and not absent & held else 0
+        assert time.monotonic() < deadline, f"ACLs did not settle: want {present}, not {absent}"
+        time.sleep(0.1)
+
+
 def test_acl_drift_is_reported_and_missing_grants_are_restored(secure):
     admin = AdminClient(secure.cluster.admin_config())
     extra = Grant(PRODUCER, "topic", "users", "READ")
@@ -313,11 +327,13 @@ def test_acl_drift_is_reported_and_missing_grants_are_restored(secure):
     admin.create_acls([binding(extra)])[binding(extra)].result()
     admin.delete_acls([binding_filter(wanted)])[binding_filter(wanted)].result()
     try:
+        acls_settle(admin, present={extra}, absent={wanted})
         report = ensure_acls(admin)
         assert str(wanted) in report.created
         assert any("User:producer READ topic:users" in line for line in report.drift), report.drift
     finally:
         admin.delete_acls([binding_filter(extra)])[binding_filter(extra)].result()
+    acls_settle(admin, present={wanted}, absent={extra})
     assert ensure_acls(admin).drift == [] and ensure_acls(admin).created == []
 
 

@@ -38,7 +38,7 @@ def binding(grant: Grant) -> AclBinding:
     )  # fmt: skip
 
 
-def _as_grant(acl: AclBinding) -> Grant | None:
+def as_grant(acl: AclBinding) -> Grant | None:
     """The grant an ALLOW/LITERAL/any-host binding stands for; None for anything else (that is drift)."""
     kinds = {v: k for k, v in RESOURCES.items()}
     simple = (
@@ -65,7 +65,7 @@ def find_drift(existing: list[AclBinding], wanted: tuple[Grant, ...]) -> list[st
     ours = {f"User:{user}" for user in SCRAM_USERS}
     drift = []
     for acl in existing:
-        if acl.principal in ours and _as_grant(acl) not in wanted:
+        if acl.principal in ours and as_grant(acl) not in wanted:
             resource = f"{acl.restype.name.lower()}:{acl.name} ({acl.resource_pattern_type.name.lower()})"
             drift.append(f"unexpected ACL {acl.permission_type.name} {acl.principal} {acl.operation.name} {resource}")
     return sorted(drift)
@@ -74,7 +74,7 @@ def find_drift(existing: list[AclBinding], wanted: tuple[Grant, ...]) -> list[st
 def ensure_acls(admin: AdminClient, wanted: tuple[Grant, ...] | None = None, timeout_s: float = 30) -> AclReport:
     """Create the missing grants, then report drift (read back from the brokers)."""
     wanted = wanted if wanted is not None else wanted_grants()
-    held = {_as_grant(acl) for acl in current_acls(admin, timeout_s)}
+    held = {as_grant(acl) for acl in current_acls(admin, timeout_s)}
     missing = [g for g in wanted if g not in held]
     if missing:
         for future in admin.create_acls([binding(g) for g in missing], request_timeout=timeout_s).values():
