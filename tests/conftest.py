@@ -24,6 +24,7 @@ from apps.runtime.checks import free_port
 from apps.runtime.detect import docker_engine_available
 from apps.runtime.local import LocalRuntime
 from apps.runtime.reaper import start_reaper
+from common.logging import LogfmtFormatter
 from common.settings import DatabaseSettings, KafkaSettings, RuntimeSettings, ScaleSettings
 from database.database import make_engine
 from database.migrate import upgrade
@@ -111,6 +112,19 @@ def runtime() -> Iterator[LocalRuntime]:
         reaper.kill()
         reaper.wait()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """Logs captured for a failure report carry their fields (``error=...``, ``topic=...``).
+
+    pytest's own format prints the message alone: a CI failure once showed "consumer error" and
+    not which error, as the services' logfmt lines would.
+    """
+    plugin = config.pluginmanager.get_plugin("logging-plugin")
+    for handler in (getattr(plugin, "caplog_handler", None), getattr(plugin, "report_handler", None)):
+        if handler is not None:
+            handler.setFormatter(LogfmtFormatter("tests"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -81,7 +81,8 @@ def test_nine_members_end_to_end_then_replay(kafka_settings, schema_url, names, 
     for entity, t in targets.items():
         group = unique_name(f"{entity}-replay")
         replay = running.start(CONSUMERS[entity].build(kafka_settings, schema_url, 9, topic=t.topic, group_id=group))
-        wait_until(lambda t=t, g=group: caught_up(kafka_settings, t.topic, g), 60, f"replay of {t.topic}")
+        # 120 s: a new group may wait out a coordinator that is loading (CI once timed out at 60)
+        wait_until(lambda t=t, g=group: caught_up(kafka_settings, t.topic, g), 120, f"replay of {t.topic}")
         running.stop()
         assert replay.stats["consumed"] == sum(1 for e in events if topic_of(e) == entity)
         assert replay.stats["applied"] == 0
